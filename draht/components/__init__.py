@@ -1,0 +1,1 @@
+"""Pulumi components built from the app declaration."""

@@ -1,0 +1,181 @@
+"""The vocabulary of the app declaration, and what both back ends derive from it.
+
+Nothing here knows Pulumi or the local runtime: the Pulumi components and
+`draht dev` each read the same declaration and call the same derivations, so a
+route, a link or a permission is never written twice.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+RESOURCE_ENV_PREFIX = "DRAHT_RESOURCE_"
+"""Linked resources reach a function as `DRAHT_RESOURCE_<Name>` = JSON of their properties."""
+
+APP_RESOURCE = "App"
+"""Every function gets this resource unlinked: the app's name and stage (SST's `Resource.App`)."""
+
+_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+_ROUTE_KEY = re.compile(r"^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (/[A-Za-z0-9_\-./{}+]*)$")
+_ACTION = re.compile(r"^dynamodb:[A-Z][A-Za-z]+$")
+
+Auth = Literal["public", "protected"]
+
+
+class DeclarationError(ValueError):
+    """The app declaration contradicts itself; raised when it is built, not at deploy time."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A DynamoDB table with string keys, as SST's `new sst.aws.Dynamo(name, {...})`."""
+
+    name: str
+    hash_key: str
+    range_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise DeclarationError(
+                f"table name {self.name!r} must be PascalCase letters and digits"
+            )
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        return (self.hash_key,) if self.range_key is None else (self.hash_key, self.range_key)
+
+
+@dataclass(frozen=True)
+class Link:
+    """Access from a function to a table: exactly the actions its handler calls, nothing more."""
+
+    table: Table
+    actions: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.actions:
+            raise DeclarationError(f"link to {self.table.name} grants no action")
+        for action in self.actions:
+            if not _ACTION.match(action):
+                raise DeclarationError(
+                    f"link to {self.table.name}: {action!r} is not one named DynamoDB action"
+                    " (wildcards are not allowed)"
+                )
+
+
+@dataclass(frozen=True)
+class Function:
+    """A Lambda function: a handler under `handlers/` and the tables it is linked to."""
+
+    name: str
+    handler: str
+    links: tuple[Link, ...] = ()
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise DeclarationError(
+                f"function name {self.name!r} must be PascalCase letters and digits"
+            )
+        module, _, attribute = self.handler.partition(".")
+        if not module or not attribute or "." in attribute:
+            raise DeclarationError(
+                f"function {self.name}: handler {self.handler!r} must look like 'module.function'"
+            )
+        linked = [link.table.name for link in self.links]
+        if len(set(linked)) != len(linked):
+            raise DeclarationError(f"function {self.name} links a table twice: {linked}")
+        if APP_RESOURCE in linked:
+            raise DeclarationError(f"function {self.name}: {APP_RESOURCE!r} is reserved")
+
+    @property
+    def module(self) -> str:
+        return self.handler.partition(".")[0]
+
+    @property
+    def attribute(self) -> str:
+        return self.handler.partition(".")[2]
+
+
+@dataclass(frozen=True)
+class Route:
+    """`api.route("GET /sessions", handler)`: a route key and the function that serves it."""
+
+    key: str
+    function: Function
+    auth: Auth = "protected"
+
+    def __post_init__(self) -> None:
+        if not _ROUTE_KEY.match(self.key):
+            raise DeclarationError(f"route {self.key!r} must look like 'GET /path'")
+
+    @property
+    def method(self) -> str:
+        return self.key.split(" ", 1)[0]
+
+    @property
+    def path(self) -> str:
+        return self.key.split(" ", 1)[1]
+
+
+@dataclass(frozen=True)
+class App:
+    name: str
+    tables: tuple[Table, ...]
+    routes: tuple[Route, ...]
+    functions: tuple[Function, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        keys = [route.key for route in self.routes]
+        if len(set(keys)) != len(keys):
+            raise DeclarationError(f"a route is declared twice: {keys}")
+        functions: dict[str, Function] = {}
+        for route in self.routes:
+            known = functions.setdefault(route.function.name, route.function)
+            if known is not route.function:
+                raise DeclarationError(f"two different functions are named {known.name}")
+        object.__setattr__(self, "functions", tuple(functions.values()))
+        declared = {table.name for table in self.tables}
+        for function in self.functions:
+            for link in function.links:
+                if link.table.name not in declared:
+                    raise DeclarationError(
+                        f"function {function.name} links table {link.table.name},"
+                        " which the app does not declare"
+                    )
+
+    def function(self, name: str) -> Function:
+        for function in self.functions:
+            if function.name == name:
+                return function
+        raise KeyError(name)
+
+
+def policy_statements(function: Function, table_arns: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The IAM statements a function's links grant, given each table's ARN.
+
+    Pulumi attaches these to the function's role; `draht dev` checks every call a
+    worker makes against the very same list.
+    """
+    return [
+        {
+            "Sid": f"{link.table.name}Access",
+            "Effect": "Allow",
+            "Action": sorted(link.actions),
+            "Resource": [table_arns[link.table.name]],
+        }
+        for link in function.links
+    ]
+
+
+def link_value(properties: Mapping[str, str]) -> str:
+    """The JSON a `DRAHT_RESOURCE_<Name>` variable holds."""
+    return json.dumps(dict(properties), separators=(",", ":"), sort_keys=True)
+
+
+def app_value(app: App, stage: str) -> str:
+    return link_value({"name": app.name, "stage": stage})

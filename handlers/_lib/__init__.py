@@ -1,0 +1,1 @@
+"""Helpers shipped inside each function's zip; standard library only."""

@@ -1,0 +1,38 @@
+"""Linked resources, read from the environment the stack (or `draht dev`) sets.
+
+`Resource.Sessions.name` mirrors SST's `Resource.Sessions.name`: each linked
+resource arrives as `DRAHT_RESOURCE_<Name>` holding JSON, and asking for one that
+is not linked fails with an error that names the missing link.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from types import SimpleNamespace
+from typing import Any
+
+_PREFIX = "DRAHT_RESOURCE_"
+
+
+class LinkError(LookupError):
+    pass
+
+
+class _Resources:
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raw = os.environ.get(_PREFIX + name)
+        if raw is None:
+            linked = sorted(key[len(_PREFIX) :] for key in os.environ if key.startswith(_PREFIX))
+            raise LinkError(
+                f"{name} is not linked to this function (linked: {', '.join(linked) or 'none'});"
+                f" add a link to {name} in draht/app.py"
+            )
+        value = SimpleNamespace(**json.loads(raw))
+        setattr(self, name, value)
+        return value
+
+
+Resource = _Resources()
