@@ -6,6 +6,7 @@ unit tests and other tools run the program without the CLI applying those.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
@@ -20,6 +21,7 @@ LOG_RETENTION_DAYS = (
 )  # fmt: skip
 LAMBDA_MEMORY_MB = (128, 10240)
 LAMBDA_TIMEOUT_S = (1, 900)
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 
 AuthMode = Literal["iam", "jwt", "none"]
 TracingMode = Literal["PassThrough", "Active"]
@@ -48,14 +50,26 @@ class Settings:
     memory_mb: int = 256
     timeout_s: int = 10
     tracing: TracingMode = "PassThrough"
+    region: str | None = None
+    """None leaves the region to the AWS environment (AWS_REGION, the profile)."""
 
     @property
     def is_production(self) -> bool:
         return self.stage == PRODUCTION_STAGE
 
+    @property
+    def retains_data(self) -> bool:
+        """Production data outlives the stack: retained, protected, deletion-protected."""
+        return self.is_production
+
     @classmethod
-    def load(cls, stage: str, get: ConfigGetter) -> Settings:
+    def load(cls, stage: str, get: ConfigGetter, region: str | None = None) -> Settings:
+        """`get` reads the `draht` namespace; `region` is the stack's `aws:region`, if set."""
         defaults = cls(stage=stage)
+        if region and not _REGION.match(region):
+            raise ConfigError(
+                f"aws:region must be an AWS region such as eu-central-1 (got {region!r})"
+            )
         auth = _choice(get, "auth", AUTH_MODES, defaults.auth)
         issuer = get("jwtIssuer") or None
         audience = tuple(a.strip() for a in (get("jwtAudience") or "").split(",") if a.strip())
@@ -86,6 +100,7 @@ class Settings:
             memory_mb=_ranged(get, "memory", defaults.memory_mb, LAMBDA_MEMORY_MB),
             timeout_s=_ranged(get, "timeout", defaults.timeout_s, LAMBDA_TIMEOUT_S),
             tracing=_choice(get, "tracing", TRACING_MODES, defaults.tracing),
+            region=region or None,
         )
 
 

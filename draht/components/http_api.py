@@ -1,0 +1,148 @@
+"""An API Gateway v2 HTTP API whose routes each invoke one function.
+
+`pulumi-aws-apigateway` builds REST APIs (v1) only, so the HTTP API is put
+together here from its parts: the `$default` stage, JSON access logs, default
+throttling, and per route an integration, the route and one invoke permission.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from draht import model
+from draht.components.function import Function
+from draht.settings import AuthMode
+
+# One JSON object per request; the fields a 4xx/5xx investigation starts from.
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "requestTime": "$context.requestTime",
+        "httpMethod": "$context.httpMethod",
+        "path": "$context.path",
+        "routeKey": "$context.routeKey",
+        "status": "$context.status",
+        "responseLength": "$context.responseLength",
+        "latency": "$context.responseLatency",
+        "integrationLatency": "$context.integrationLatency",
+        "integrationStatus": "$context.integrationStatus",
+        "integrationError": "$context.integrationErrorMessage",
+    },
+    separators=(",", ":"),
+)
+
+_AUTHORIZATION_TYPES: dict[AuthMode, str] = {"iam": "AWS_IAM", "jwt": "JWT", "none": "NONE"}
+_PATH_PARAMETER = re.compile(r"\{[^}]*\}")
+
+
+@dataclass(frozen=True)
+class HttpApiArgs:
+    auth: AuthMode
+    """How protected routes are guarded; public routes are open whatever this says."""
+    jwt_issuer: str | None
+    jwt_audience: tuple[str, ...]
+    throttling_rate: float
+    throttling_burst: int
+    log_retention_days: int
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    integration: aws.apigatewayv2.Integration
+    route: aws.apigatewayv2.Route
+    permission: aws.lambda_.Permission
+
+
+def slug(route_key: str) -> str:
+    """`GET /sessions/{id}` -> `get-sessions-id`: a route's part in its resources' names."""
+    return "-".join(re.findall(r"[a-z0-9]+", route_key.lower()))
+
+
+def source_arn_path(route: model.Route) -> str:
+    """The part of an invoke ARN after the stage that names this one route."""
+    return f"{route.method}{_PATH_PARAMETER.sub('*', route.path)}"
+
+
+class HttpApi(pulumi.ComponentResource):  # type: ignore[misc]  # pulumi is not type-checked
+    url: pulumi.Output[str]
+    execution_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: HttpApiArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("draht:aws:HttpApi", name, {}, opts)
+        self._name = name
+        self._args = args
+        child = pulumi.ResourceOptions(parent=self)
+
+        self._api = aws.apigatewayv2.Api(name, protocol_type="HTTP", opts=child)
+        access_logs = aws.cloudwatch.LogGroup(
+            f"{name}-access-logs", retention_in_days=args.log_retention_days, opts=child
+        )
+        stage = aws.apigatewayv2.Stage(
+            f"{name}-default",
+            api_id=self._api.id,
+            name="$default",
+            auto_deploy=True,
+            access_log_settings={
+                "destination_arn": access_logs.arn,
+                "format": ACCESS_LOG_FORMAT,
+            },
+            # Both limits: one left unset stays at 0 and every request is throttled.
+            default_route_settings={
+                "throttling_burst_limit": args.throttling_burst,
+                "throttling_rate_limit": args.throttling_rate,
+            },
+            opts=child,
+        )
+        self._jwt_authorizer_id: pulumi.Output[str] | None = None
+        if args.auth == "jwt":
+            self._jwt_authorizer_id = aws.apigatewayv2.Authorizer(
+                f"{name}-jwt",
+                api_id=self._api.id,
+                authorizer_type="JWT",
+                identity_sources=["$request.header.Authorization"],
+                jwt_configuration={"issuer": args.jwt_issuer, "audiences": list(args.jwt_audience)},
+                opts=child,
+            ).id
+        self.url = stage.invoke_url
+        self.execution_arn = self._api.execution_arn
+        self.register_outputs({"url": self.url, "executionArn": self.execution_arn})
+
+    def route(self, route: model.Route, function: Function) -> ApiRoute:
+        """Serve `route` with `function`; only this route may invoke it."""
+        name = f"{self._name}-{slug(route.key)}"
+        child = pulumi.ResourceOptions(parent=self)
+        integration = aws.apigatewayv2.Integration(
+            name,
+            api_id=self._api.id,
+            integration_type="AWS_PROXY",
+            integration_method="POST",
+            integration_uri=function.arn,
+            payload_format_version="2.0",
+            opts=child,
+        )
+        authorization = "NONE" if route.auth == "public" else _AUTHORIZATION_TYPES[self._args.auth]
+        api_route = aws.apigatewayv2.Route(
+            name,
+            api_id=self._api.id,
+            route_key=route.key,
+            target=pulumi.Output.concat("integrations/", integration.id),
+            authorization_type=authorization,
+            authorizer_id=self._jwt_authorizer_id if authorization == "JWT" else None,
+            opts=child,
+        )
+        permission = aws.lambda_.Permission(
+            name,
+            action="lambda:InvokeFunction",
+            function=function.name,
+            principal="apigateway.amazonaws.com",
+            source_arn=pulumi.Output.concat(self.execution_arn, "/*/", source_arn_path(route)),
+            opts=child,
+        )
+        return ApiRoute(integration=integration, route=api_route, permission=permission)
