@@ -26,8 +26,9 @@ LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "draht-local", "AWS_SECRET_ACCESS_KEY"
 _LAUNCH = """
 const dynalite = require(process.argv[1]);
 const path = process.argv[2] || undefined;
+const port = Number(process.argv[3]) || 0;
 const server = dynalite({path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0});
-server.listen(0, '127.0.0.1', () => {
+server.listen(port, '127.0.0.1', () => {
   process.stdout.write(JSON.stringify({port: server.address().port}) + '\\n');
 });
 // Ending with the parent: a store must never outlive the process that started it.
@@ -42,13 +43,23 @@ class StoreError(RuntimeError):
 
 
 class Dynalite:
-    """A running dynalite; in memory, or persistent under `data_dir`."""
+    """A running dynalite; in memory, or persistent under `data_dir`.
 
-    def __init__(self, data_dir: Path | None = None, project_root: Path = PROJECT_ROOT) -> None:
+    `port` 0 lets the OS choose a free one; a fixed port lets a store be stopped and
+    started again behind the same endpoint, as a client that outlives an outage sees it.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path | None = None,
+        project_root: Path = PROJECT_ROOT,
+        port: int = 0,
+    ) -> None:
         self.data_dir = data_dir
         self._project_root = project_root
         self._process: subprocess.Popen[str] | None = None
-        self.port = 0
+        self._requested_port = port
+        self.port = port
 
     @property
     def endpoint(self) -> str:
@@ -70,7 +81,14 @@ class Dynalite:
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         self._process = subprocess.Popen(
-            [node, "-e", _LAUNCH, str(package), str(self.data_dir or "")],
+            [
+                node,
+                "-e",
+                _LAUNCH,
+                str(package),
+                str(self.data_dir or ""),
+                str(self._requested_port),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

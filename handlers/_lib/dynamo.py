@@ -1,0 +1,145 @@
+"""DynamoDB for handlers: one client per container, plain JSON items, pages that never end empty.
+
+This is the only helper that imports boto3, so only the data handlers load it at
+import time; health loads it lazily, for its deep check.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+
+from _lib.http import Unavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+# Worst case, three attempts that each time out plus standard-mode backoff (at most 1 s, then
+# 2 s) take about 3 * (1 + 1) + 3 = 9 s: inside the 10 s function timeout, and a real
+# DynamoDB call takes milliseconds. The endpoint comes from AWS_ENDPOINT_URL_DYNAMODB when set.
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=1,
+    read_timeout=1,
+)
+
+THROTTLING_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        # DynamoDB's own transient failures: the store is struggling, not the request.
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+
+Item = dict[str, Any]
+Key = dict[str, Any]
+
+
+def client() -> DynamoDBClient:
+    return boto3.client("dynamodb", config=CLIENT_CONFIG)
+
+
+def unavailable(error: Exception) -> Unavailable | None:
+    """The `Unavailable` a store error amounts to, or None when it is not the store struggling."""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in THROTTLING_CODES:
+            return Unavailable(f"the store is throttling requests ({code})")
+        return None
+    if isinstance(error, ConnectionError | HTTPClientError):
+        return Unavailable("the store could not be reached")
+    return None
+
+
+def failure_name(error: Exception) -> str:
+    """A short, content-free name for why a call failed: the AWS error code, or what broke."""
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", "") or "ClientError")
+    if isinstance(error, ConnectionError | HTTPClientError):
+        return "unreachable"
+    return type(error).__name__
+
+
+def call(operation: Callable[..., Any], **parameters: Any) -> Any:
+    try:
+        return operation(**parameters)
+    except (ClientError, BotoCoreError) as error:
+        mapped = unavailable(error)
+        if mapped is None:
+            raise
+        raise mapped from error
+
+
+def read_page(
+    operation: Callable[..., Any],
+    parameters: Mapping[str, Any],
+    limit: int,
+    start: Key | None,
+) -> tuple[list[Item], bool]:
+    """Up to `limit` items after `start`, and whether at least one more exists.
+
+    Asking for one item more than the page holds is what keeps the last page from
+    carrying a cursor when the item count is an exact multiple of the limit: DynamoDB
+    returns a LastEvaluatedKey whenever a page fills, even if nothing follows. The loop
+    only repeats when DynamoDB stops early at its 1 MB response limit.
+    """
+    items: list[Item] = []
+    while True:
+        request = {**parameters, "Limit": limit + 1 - len(items)}
+        if start is not None:
+            request["ExclusiveStartKey"] = start
+        response = call(operation, **request)
+        items.extend(response.get("Items", []))
+        start = response.get("LastEvaluatedKey")
+        if len(items) > limit or start is None:
+            return items[:limit], len(items) > limit
+
+
+def plain(item: Mapping[str, Any], hidden: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """An item as plain JSON values, without the attributes named in `hidden`."""
+    return {name: _plain(value) for name, value in item.items() if name not in hidden}
+
+
+def _plain(value: Mapping[str, Any]) -> Any:
+    (kind, inner), *_ = value.items()
+    if kind == "S":
+        return inner
+    if kind == "N":
+        return _number(inner)
+    if kind == "BOOL":
+        return bool(inner)
+    if kind == "NULL":
+        return None
+    if kind == "M":
+        return {name: _plain(member) for name, member in inner.items()}
+    if kind == "L":
+        return [_plain(member) for member in inner]
+    if kind == "B":
+        return _binary(inner)
+    # Sets have no order in DynamoDB; sorting makes the same item always read the same.
+    if kind == "SS":
+        return sorted(inner)
+    if kind == "NS":
+        return sorted(_number(member) for member in inner)
+    if kind == "BS":
+        return sorted(_binary(member) for member in inner)
+    raise ValueError(f"unknown DynamoDB attribute type {kind!r}")
+
+
+def _number(text: str) -> int | float:
+    number = Decimal(text)
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+def _binary(data: bytes) -> str:
+    """Binary as standard base64, the encoding DynamoDB's own JSON uses for it."""
+    return base64.b64encode(data).decode("ascii")

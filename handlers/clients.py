@@ -1,0 +1,41 @@
+"""GET /clients: every client, a page at a time, read by Scan."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from _lib import cursor
+from _lib.dynamo import client, plain, read_page
+from _lib.http import Response, json_response, parse_limit, serve
+from _lib.resource import Resource
+
+ROUTE = "GET /clients"
+TABLE = Resource.Clients.name
+# DynamoDB's limit for a partition key value.
+CLIENT_ID_MAX_BYTES = 2048
+# Clients are one listing for everyone: there is no client to bind their cursors to.
+SCOPE = ""
+
+dynamodb = client()
+
+
+def handler(event: dict[str, Any], context: Any) -> Response:
+    return serve(ROUTE, event, context, list_clients)
+
+
+def list_clients(parameters: dict[str, str], request_id: str) -> Response:
+    limit = parse_limit(parameters)
+    start = None
+    if "cursor" in parameters:
+        client_id = cursor.decode(parameters["cursor"], ROUTE, SCOPE, _is_client_id)
+        start = {"clientId": {"S": client_id}}
+    items, more = read_page(dynamodb.scan, {"TableName": TABLE}, limit, start)
+    next_cursor = cursor.encode(ROUTE, SCOPE, items[-1]["clientId"]["S"]) if more else None
+    return json_response(
+        HTTPStatus.OK, {"clients": [plain(item) for item in items], "nextCursor": next_cursor}
+    )
+
+
+def _is_client_id(position: str) -> bool:
+    return 1 <= len(position.encode()) <= CLIENT_ID_MAX_BYTES

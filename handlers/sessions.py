@@ -1,0 +1,56 @@
+"""GET /sessions: one client's sessions, newest first, a page at a time, read by Query on pk."""
+
+from __future__ import annotations
+
+import re
+from http import HTTPStatus
+from typing import Any
+
+from _lib import cursor
+from _lib.dynamo import client, plain, read_page
+from _lib.http import Response, json_response, parse_limit, required_text, serve
+from _lib.resource import Resource
+
+ROUTE = "GET /sessions"
+TABLE = Resource.Sessions.name
+# Keeps `CLIENT#<clientId>` far below DynamoDB's 2048-byte partition key limit in any script.
+CLIENT_ID_MAX_LENGTH = 256
+SORT_KEY_MAX_BYTES = 1024
+KEY_ATTRIBUTES = frozenset({"pk", "sk"})
+_SORT_KEY = re.compile(r"SESSION#[^#]+#.+", re.DOTALL)
+
+dynamodb = client()
+
+
+def handler(event: dict[str, Any], context: Any) -> Response:
+    return serve(ROUTE, event, context, list_sessions)
+
+
+def list_sessions(parameters: dict[str, str], request_id: str) -> Response:
+    client_id = required_text(parameters, "clientId", CLIENT_ID_MAX_LENGTH)
+    limit = parse_limit(parameters)
+    partition = {"S": f"CLIENT#{client_id}"}
+    start = None
+    if "cursor" in parameters:
+        sort_key = cursor.decode(parameters["cursor"], ROUTE, client_id, _is_sort_key)
+        start = {"pk": partition, "sk": {"S": sort_key}}
+    items, more = read_page(
+        dynamodb.query,
+        {
+            "TableName": TABLE,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": partition},
+            "ScanIndexForward": False,
+        },
+        limit,
+        start,
+    )
+    next_cursor = cursor.encode(ROUTE, client_id, items[-1]["sk"]["S"]) if more else None
+    return json_response(
+        HTTPStatus.OK,
+        {"sessions": [plain(item, KEY_ATTRIBUTES) for item in items], "nextCursor": next_cursor},
+    )
+
+
+def _is_sort_key(position: str) -> bool:
+    return bool(_SORT_KEY.fullmatch(position)) and len(position.encode()) <= SORT_KEY_MAX_BYTES
