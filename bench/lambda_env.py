@@ -1,0 +1,101 @@
+"""What a function sees on Lambda, rebuilt for measurements: its environment and a first event."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from draht.app import app, clients, sessions
+from draht.local.store import ensure_tables, local_table_name
+from draht.model import RESOURCE_ENV_PREFIX, Function, Route, app_value, link_value
+
+STAGE = "bench"
+CLIENT_ID = "bench-client"
+
+
+def function_environment(function: Function, table_arns: dict[str, str]) -> dict[str, str]:
+    """The variables the stack sets on this function: its links and nothing from other functions."""
+    environment = {
+        f"{RESOURCE_ENV_PREFIX}App": app_value(app, STAGE),
+        "AWS_LAMBDA_FUNCTION_NAME": function.name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+    }
+    for link in function.links:
+        properties = {
+            "name": local_table_name(app.name, link.table),
+            "arn": table_arns[link.table.name],
+        }
+        environment[f"{RESOURCE_ENV_PREFIX}{link.table.name}"] = link_value(properties)
+    return environment
+
+
+def prepare_store(client: Any, sessions_per_client: int = 30) -> dict[str, str]:
+    """The app's tables with one client and its sessions, so a first request reads real items."""
+    table_arns = ensure_tables(client, app.name, app.tables)
+    client.put_item(
+        TableName=local_table_name(app.name, clients),
+        Item={
+            "clientId": {"S": CLIENT_ID},
+            "name": {"S": "Bench Client"},
+            "createdAt": {"S": "2025-01-01T00:00:00.000Z"},
+        },
+    )
+    for index in range(sessions_per_client):
+        started_at = f"2025-01-01T00:{index // 60:02d}:{index % 60:02d}.000Z"
+        session_id = f"s{index:04d}"
+        client.put_item(
+            TableName=local_table_name(app.name, sessions),
+            Item={
+                "pk": {"S": f"CLIENT#{CLIENT_ID}"},
+                "sk": {"S": f"SESSION#{started_at}#{session_id}"},
+                "clientId": {"S": CLIENT_ID},
+                "sessionId": {"S": session_id},
+                "startedAt": {"S": started_at},
+            },
+        )
+    return table_arns
+
+
+def first_query(route: Route) -> dict[str, str]:
+    """What a first request asks for: one client's sessions, or the route's defaults."""
+    return {"clientId": CLIENT_ID} if route.path == "/sessions" else {}
+
+
+def api_event(route: Route, query: dict[str, str] | None = None) -> dict[str, Any]:
+    """An API Gateway v2 (payload format 2.0) event for `route`, shaped like AWS's example."""
+    query = query or {}
+    raw_query = urlencode(query)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route.key,
+        "rawPath": route.path,
+        "rawQueryString": raw_query,
+        "headers": {
+            "accept": "application/json",
+            "host": "api.example.com",
+            "user-agent": "draht-bench",
+            "x-forwarded-proto": "https",
+        },
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "api-id",
+            "domainName": "api.example.com",
+            "domainPrefix": "api",
+            "http": {
+                "method": route.method,
+                "path": route.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "draht-bench",
+            },
+            "requestId": "cold-start-request",
+            "routeKey": route.key,
+            "stage": "$default",
+            "time": "01/Jan/2025:00:00:00 +0000",
+            "timeEpoch": 1735689600000,
+        },
+        "isBase64Encoded": False,
+    }
+    if query:
+        event["queryStringParameters"] = query
+    return event
