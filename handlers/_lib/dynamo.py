@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 # Worst case, three attempts that each time out plus standard-mode backoff (at most 1 s, then
 # 2 s) take about 3 * (1 + 1) + 3 = 9 s: inside the 10 s function timeout, and a real
 # DynamoDB call takes milliseconds. The endpoint comes from AWS_ENDPOINT_URL_DYNAMODB when set.
+# `total_max_attempts` counts the first try; botocore's `max_attempts` counts only retries,
+# so `max_attempts: 3` would mean four calls.
 CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3},
+    retries={"mode": "standard", "total_max_attempts": 3},
     connect_timeout=1,
     read_timeout=1,
 )

@@ -1,0 +1,96 @@
+"""Handlers imported fresh against a given store, the way Lambda starts a container.
+
+Handlers read their links and endpoint when imported, so each environment gets its
+own import of `handlers/` and leaves nothing behind in `sys.modules` or `os.environ`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import pytest
+from events import LambdaContext, Query, api_event
+from openapi_check import assert_conforms
+
+from draht.app import app
+from draht.local.store import LOCAL_CREDENTIALS, LOCAL_REGION, dynamodb_client, ensure_tables
+from draht.model import app_value, link_value
+from draht.package import HANDLERS_DIR
+
+STAGE = "test"
+HANDLER_MODULES = ("health", "sessions", "clients")
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Handlers:
+    health: ModuleType
+    sessions: ModuleType
+    clients: ModuleType
+
+    def call(self, route_key: str, query: Query = (), request_id: str | None = None) -> Reply:
+        """Invoke the route's handler with a real v2 event; the reply must match the OpenAPI."""
+        module = getattr(self, route_key.split("/", 1)[1])
+        response = module.handler(api_event(route_key, query, request_id), LambdaContext())
+        assert_conforms(route_key, response)
+        return Reply(response["statusCode"], response["headers"], json.loads(response["body"]))
+
+
+def create_tables(endpoint: str, app_name: str) -> dict[str, str]:
+    """Create the app's tables under `app_name`; return table name by resource name."""
+    client = dynamodb_client(endpoint)
+    ensure_tables(client, app_name, app.tables)
+    return {table.name: f"{app_name}-local-{table.name.lower()}" for table in app.tables}
+
+
+def put_items(endpoint: str, table: str, items: list[dict[str, Any]]) -> None:
+    client = dynamodb_client(endpoint)
+    for start in range(0, len(items), 25):
+        batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        client.batch_write_item(RequestItems={table: batch})
+
+
+@contextmanager
+def loaded_handlers(endpoint: str, tables: Mapping[str, str]) -> Iterator[Handlers]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_PROFILE"):
+            patch.delenv(name, raising=False)
+        patch.setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+        patch.setenv("AWS_REGION", LOCAL_REGION)
+        patch.setenv("AWS_DEFAULT_REGION", LOCAL_REGION)
+        patch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        for key, value in LOCAL_CREDENTIALS.items():
+            patch.setenv(key, value)
+        patch.setenv("DRAHT_RESOURCE_App", app_value(app, STAGE))
+        for resource, table in tables.items():
+            patch.setenv(
+                f"DRAHT_RESOURCE_{resource}",
+                link_value(
+                    {"name": table, "arn": f"arn:aws:dynamodb:{LOCAL_REGION}:0:table/{table}"}
+                ),
+            )
+        patch.syspath_prepend(str(HANDLERS_DIR))
+        _forget_handlers()
+        try:
+            yield Handlers(*(importlib.import_module(name) for name in HANDLER_MODULES))
+        finally:
+            _forget_handlers()
+
+
+def _forget_handlers() -> None:
+    for name in list(sys.modules):
+        if name in HANDLER_MODULES or name == "_lib" or name.startswith("_lib."):
+            del sys.modules[name]

@@ -1,0 +1,53 @@
+"""Checks a handler's real response against what the OpenAPI document promises for it."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import jsonschema_rs
+
+from draht.app import app
+from draht.openapi import document
+
+
+@cache
+def _document() -> dict[str, Any]:
+    return document(app)
+
+
+def response_spec(route_key: str, status: int) -> dict[str, Any]:
+    method, path = route_key.split(" ", 1)
+    responses = _document()["paths"][path][method.lower()]["responses"]
+    assert str(status) in responses, f"{route_key} answered {status}, which it does not document"
+    spec: dict[str, Any] = responses[str(status)]
+    return spec
+
+
+def schema_errors(schema: dict[str, Any], instance: Any) -> list[str]:
+    # The components ride along in the root so that "#/components/..." references resolve.
+    root = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "components": _document()["components"],
+        **schema,
+    }
+    validator = jsonschema_rs.validator_for(root, validate_formats=True)
+    return [f"{error.instance_path}: {error.message}" for error in validator.iter_errors(instance)]
+
+
+def assert_conforms(route_key: str, response: dict[str, Any]) -> None:
+    spec = response_spec(route_key, response["statusCode"])
+    headers = {name.lower(): value for name, value in response["headers"].items()}
+    (media_type, content), *_ = spec["content"].items()
+    assert headers["content-type"] == media_type
+    errors = schema_errors(content["schema"], json.loads(response["body"]))
+    assert not errors, f"{route_key} {response['statusCode']} body: {errors}"
+    for name, header in spec.get("headers", {}).items():
+        assert name.lower() in headers or not header.get("required"), f"{name} header missing"
+        if name.lower() in headers:
+            value: Any = headers[name.lower()]
+            if header["schema"].get("type") == "integer":
+                assert value.isdigit(), f"{name}: {value!r} is not an integer"
+                value = int(value)
+            assert not schema_errors(header["schema"], value), f"{name}: {value!r}"

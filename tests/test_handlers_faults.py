@@ -1,0 +1,144 @@
+"""When DynamoDB struggles: 503 with Retry-After inside the function timeout, 500 otherwise."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from handler_env import create_tables, loaded_handlers, put_items
+
+from draht.local.store import Dynalite
+
+FUNCTION_TIMEOUT_S = 10
+LISTINGS = [("GET /sessions", {"clientId": "c1"}), ("GET /clients", {})]
+
+
+class _Throttling(BaseHTTPRequestHandler):
+    """Answers every call the way a throttled DynamoDB does."""
+
+    error_code = ""
+    calls = 0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        type(self).calls += 1
+        body = json.dumps(
+            {
+                "__type": f"com.amazonaws.dynamodb.v20120810#{self.error_code}",
+                "message": "slow down",
+            }
+        ).encode()
+        self.send_response(400)
+        self.send_header("content-type", "application/x-amz-json-1.0")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def throttling_store() -> Iterator[tuple[str, type[_Throttling]]]:
+    handler = type("Handler", (_Throttling,), {})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"],
+)
+def test_throttling_is_a_503_with_retry_after_after_three_attempts(
+    throttling_store: tuple[str, type[_Throttling]], code: str
+) -> None:
+    endpoint, handler = throttling_store
+    handler.error_code = code
+    tables = {"Sessions": "sessions", "Clients": "clients"}
+    with loaded_handlers(endpoint, tables) as handlers:
+        for route_key, query in LISTINGS:
+            handler.calls = 0
+            started = time.monotonic()
+            reply = handlers.call(route_key, query)
+            assert time.monotonic() - started < FUNCTION_TIMEOUT_S
+            assert reply.status == 503
+            assert reply.headers["retry-after"] == "1"
+            assert code in reply.body["detail"]
+            assert handler.calls == 3
+
+
+def test_a_store_stopped_mid_run_is_a_503_then_served_again(tmp_path: Path) -> None:
+    store = Dynalite(data_dir=tmp_path / "store").start()
+    restarted: Dynalite | None = None
+    try:
+        tables = create_tables(store.endpoint, "outage")
+        put_items(
+            store.endpoint,
+            tables["Clients"],
+            [
+                {
+                    "clientId": {"S": "c1"},
+                    "name": {"S": "one"},
+                    "createdAt": {"S": "2026-01-01T00:00:00Z"},
+                }
+            ],
+        )
+        with loaded_handlers(store.endpoint, tables) as handlers:
+            assert handlers.call("GET /clients").status == 200
+            store.stop()
+            for route_key, query in LISTINGS:
+                started = time.monotonic()
+                reply = handlers.call(route_key, query)
+                assert time.monotonic() - started < FUNCTION_TIMEOUT_S
+                assert reply.status == 503, reply.body
+                assert reply.headers["retry-after"] == "1"
+                assert "could not be reached" in reply.body["detail"]
+            health = handlers.call("GET /health", {"deep": "true"})
+            assert health.status == 503
+            assert health.body["checks"] == {
+                "Sessions": "failed: unreachable",
+                "Clients": "failed: unreachable",
+            }
+            restarted = Dynalite(data_dir=tmp_path / "store", port=store.port).start()
+            assert restarted.endpoint == store.endpoint
+            reply = handlers.call("GET /clients")
+            assert reply.status == 200
+            assert [client["clientId"] for client in reply.body["clients"]] == ["c1"]
+            assert handlers.call("GET /health", {"deep": "true"}).status == 200
+    finally:
+        store.stop()
+        if restarted is not None:
+            restarted.stop()
+
+
+def test_an_unexpected_error_is_a_500_logged_with_the_request_id(
+    dynalite: Dynalite, caplog: pytest.LogCaptureFixture
+) -> None:
+    tables = {"Sessions": "no-such-sessions-table", "Clients": "no-such-clients-table"}
+    caplog.set_level(logging.INFO, logger="draht")
+    with loaded_handlers(dynalite.endpoint, tables) as handlers:
+        for route_key, query in LISTINGS:
+            caplog.clear()
+            reply = handlers.call(route_key, query, request_id="req-500")
+            assert reply.status == 500
+            assert reply.body["requestId"] == "req-500"
+            assert "Traceback" not in json.dumps(reply.body)
+            assert "ResourceNotFoundException" not in json.dumps(reply.body)
+            failure, request_line = caplog.records
+            assert failure.levelno == logging.ERROR
+            assert failure.requestId == "req-500"  # type: ignore[attr-defined]
+            assert failure.exc_info is not None
+            assert request_line.status == 500  # type: ignore[attr-defined]
