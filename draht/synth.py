@@ -29,6 +29,7 @@ ACCOUNT = "123456789012"
 class Recorded:
     type: str
     name: str
+    id: str
     urn: str
     parent: str
     provider: str
@@ -37,6 +38,8 @@ class Recorded:
     protect: bool
     retain_on_delete: bool
     inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    """What the mocks answered: the inputs plus computed outputs such as `arn` and `name`."""
 
 
 @dataclass(frozen=True)
@@ -96,15 +99,17 @@ class _RecordingMocks(Mocks):  # type: ignore[misc]  # pulumi is not type-checke
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._count = 0
-        self.inputs_by_id: dict[str, dict[str, Any]] = {}
+        self.registered: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        """Inputs and outputs by resource id."""
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         with self._lock:
             self._count += 1
             # Unique ids let the monitor find each registration's inputs again.
             resource_id = f"{args.name}-id{self._count}"
-            self.inputs_by_id[resource_id] = dict(args.inputs)
-        return resource_id, _outputs(args)
+            outputs = _outputs(args)
+            self.registered[resource_id] = (dict(args.inputs), outputs)
+        return resource_id, outputs
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], None]:
         return {}, None
@@ -123,18 +128,21 @@ class _RecordingMonitor(MockMonitor):  # type: ignore[misc]  # pulumi is not typ
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
+        inputs, outputs = self._recording_mocks.registered[response.id]
         with self._lock:
             self.recorded.append(
                 Recorded(
                     type=request.type,
                     name=request.name,
+                    id=response.id,
                     urn=response.urn,
                     parent=request.parent,
                     provider=request.provider,
                     custom=request.custom,
                     protect=request.protect,
                     retain_on_delete=request.retainOnDelete,
-                    inputs=self._recording_mocks.inputs_by_id[response.id],
+                    inputs=inputs,
+                    outputs=outputs,
                 )
             )
         return response

@@ -1,0 +1,480 @@
+"""The stack under Pulumi mocks, for dev and production: one fact per test.
+
+Each stack is synthesized once per module (a fraction of a second); the tests
+assert on the plain inputs and options the mocks recorded, so none of them can
+pass by forgetting to await an output.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import zipfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from draht.app import app
+from draht.package import handler_files
+from draht.stack import main, resource_name
+from draht.synth import Recorded, Synthesis, synthesize
+
+TABLE = "aws:dynamodb/table:Table"
+FUNCTION = "aws:lambda/function:Function"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+API = "aws:apigatewayv2/api:Api"
+STAGE = "aws:apigatewayv2/stage:Stage"
+INTEGRATION = "aws:apigatewayv2/integration:Integration"
+ROUTE = "aws:apigatewayv2/route:Route"
+AUTHORIZER = "aws:apigatewayv2/authorizer:Authorizer"
+PERMISSION = "aws:lambda/permission:Permission"
+PROVIDER = "pulumi:providers:aws"
+
+
+def synth(stack: str, **config: str) -> Synthesis:
+    return synthesize(lambda: main(app), stack, config)
+
+
+@pytest.fixture(scope="module")
+def dev() -> Synthesis:
+    return synth("dev")
+
+
+@pytest.fixture(scope="module")
+def production() -> Synthesis:
+    return synth("production")
+
+
+@pytest.fixture(scope="module", params=["dev", "production"])
+def stack(request: pytest.FixtureRequest, dev: Synthesis, production: Synthesis) -> Synthesis:
+    return dev if request.param == "dev" else production
+
+
+# Helpers: find a declared thing's resources in a synthesis.
+
+
+def component(s: Synthesis, type_: str, declared_name: str) -> Recorded:
+    return s.named(type_, resource_name(app, s.stack, declared_name))
+
+
+def child(s: Synthesis, parent: Recorded, type_: str) -> Recorded:
+    (found,) = [r for r in s.children(parent) if r.type == type_]
+    return found
+
+
+def table(s: Synthesis, name: str) -> Recorded:
+    return child(s, component(s, "draht:aws:Table", name), TABLE)
+
+
+def table_arn(s: Synthesis, name: str) -> str:
+    arn: str = table(s, name).outputs["arn"]
+    return arn
+
+
+def function(s: Synthesis, name: str) -> Recorded:
+    return child(s, component(s, "draht:aws:Function", name), FUNCTION)
+
+
+def log_group_of(s: Synthesis, name: str) -> Recorded:
+    return child(s, component(s, "draht:aws:Function", name), LOG_GROUP)
+
+
+def policy(s: Synthesis, name: str) -> list[dict[str, Any]]:
+    document = child(s, component(s, "draht:aws:Function", name), ROLE_POLICY).inputs["policy"]
+    statements: list[dict[str, Any]] = json.loads(document)["Statement"]
+    return statements
+
+
+def dynamodb_grants(s: Synthesis, name: str) -> set[tuple[str, str]]:
+    return {
+        (action, resource)
+        for statement in policy(s, name)
+        for action in statement["Action"]
+        for resource in statement["Resource"]
+        if action.startswith("dynamodb:")
+    }
+
+
+def environment(s: Synthesis, name: str) -> dict[str, str]:
+    variables: dict[str, str] = function(s, name).inputs["environment"]["variables"]
+    return variables
+
+
+def route(s: Synthesis, key: str) -> Recorded:
+    (found,) = [r for r in s.of_type(ROUTE) if r.inputs["routeKey"] == key]
+    return found
+
+
+def integration_of(s: Synthesis, key: str) -> Recorded:
+    """The integration the route's target names."""
+    target = route(s, key).inputs["target"]
+    (found,) = [r for r in s.of_type(INTEGRATION) if target == f"integrations/{r.id}"]
+    return found
+
+
+def permissions_of(s: Synthesis, function_name: str) -> list[Recorded]:
+    name = function(s, function_name).outputs["name"]
+    return [r for r in s.of_type(PERMISSION) if r.inputs["function"] == name]
+
+
+def stage_of(s: Synthesis) -> Recorded:
+    (found,) = s.of_type(STAGE)
+    return found
+
+
+def execution_arn(s: Synthesis) -> str:
+    (api,) = s.of_type(API)
+    arn: str = api.outputs["executionArn"]
+    return arn
+
+
+PROTECTED_ROUTES = [r.key for r in app.routes if r.auth == "protected"]
+ROUTE_FUNCTIONS = {r.key: r.function.name for r in app.routes}
+
+
+# Resources, counts and types
+
+
+def test_stack_has_exactly_the_resources_of_the_declaration(stack: Synthesis) -> None:
+    counts = Counter(r.type for r in stack.resources)
+    assert counts == {
+        PROVIDER: 1,
+        "draht:aws:Table": 2,
+        TABLE: 2,
+        "draht:aws:Function": 3,
+        FUNCTION: 3,
+        ROLE: 3,
+        ROLE_POLICY: 3,
+        LOG_GROUP: 4,
+        "draht:aws:HttpApi": 1,
+        API: 1,
+        STAGE: 1,
+        INTEGRATION: 3,
+        ROUTE: 3,
+        PERMISSION: 3,
+    }
+
+
+def test_every_aws_resource_belongs_to_a_draht_component(stack: Synthesis) -> None:
+    components = {r.urn for r in stack.resources if r.type.startswith("draht:aws:")}
+    aws_resources = [r for r in stack.resources if r.type.startswith("aws:")]
+    assert aws_resources
+    assert not [r.name for r in aws_resources if r.parent not in components]
+
+
+def test_every_resource_is_tagged_with_app_and_stage_by_the_provider(stack: Synthesis) -> None:
+    (provider,) = stack.of_type(PROVIDER)
+    assert json.loads(provider.inputs["defaultTags"]) == {
+        "tags": {"draht:app": "draht", "draht:stage": stack.stack}
+    }
+
+
+def test_every_aws_resource_goes_through_the_tagging_provider(stack: Synthesis) -> None:
+    (provider,) = stack.of_type(PROVIDER)
+    aws_resources = [r for r in stack.resources if r.type.startswith("aws:")]
+    assert aws_resources
+    assert {r.provider.rsplit("::", 1)[0] for r in aws_resources} == {provider.urn}
+
+
+# Tables
+
+
+def test_sessions_table_has_string_keys_pk_and_sk(dev: Synthesis) -> None:
+    inputs = table(dev, "Sessions").inputs
+    assert (inputs["hashKey"], inputs.get("rangeKey")) == ("pk", "sk")
+    assert inputs["attributes"] == [{"name": "pk", "type": "S"}, {"name": "sk", "type": "S"}]
+
+
+def test_clients_table_has_string_key_client_id_only(dev: Synthesis) -> None:
+    inputs = table(dev, "Clients").inputs
+    assert (inputs["hashKey"], inputs.get("rangeKey")) == ("clientId", None)
+    assert inputs["attributes"] == [{"name": "clientId", "type": "S"}]
+
+
+def test_tables_are_on_demand(stack: Synthesis) -> None:
+    assert {r.inputs["billingMode"] for r in stack.of_type(TABLE)} == {"PAY_PER_REQUEST"}
+
+
+def test_tables_have_point_in_time_recovery(stack: Synthesis) -> None:
+    assert all(r.inputs["pointInTimeRecovery"]["enabled"] for r in stack.of_type(TABLE))
+
+
+def test_tables_are_encrypted_at_rest(stack: Synthesis) -> None:
+    assert all(r.inputs["serverSideEncryption"]["enabled"] for r in stack.of_type(TABLE))
+
+
+def test_table_names_carry_app_and_stage(stack: Synthesis) -> None:
+    names = {r.name for r in stack.of_type(TABLE)}
+    assert names == {f"draht-{stack.stack}-sessions", f"draht-{stack.stack}-clients"}
+    # No fixed physical name: Pulumi auto-names from the logical name above.
+    assert not any("name" in r.inputs for r in stack.of_type(TABLE))
+
+
+def test_production_tables_are_retained_protected_and_deletion_protected(
+    production: Synthesis,
+) -> None:
+    for recorded in production.of_type(TABLE):
+        assert recorded.retain_on_delete, recorded.name
+        assert recorded.protect, recorded.name
+        assert recorded.inputs["deletionProtectionEnabled"] is True, recorded.name
+
+
+def test_dev_stack_is_entirely_removable(dev: Synthesis) -> None:
+    assert not [r.name for r in dev.resources if r.protect or r.retain_on_delete]
+    assert {r.inputs["deletionProtectionEnabled"] for r in dev.of_type(TABLE)} == {False}
+
+
+# Functions
+
+
+def test_functions_run_python_on_arm64(stack: Synthesis) -> None:
+    for recorded in stack.of_type(FUNCTION):
+        assert recorded.inputs["architectures"] == ["arm64"]
+        assert recorded.inputs["runtime"] in ("python3.12", "python3.13")
+
+
+def test_function_memory_and_timeout_come_from_config() -> None:
+    s = synth("dev", memory="1024", timeout="30")
+    assert {(r.inputs["memorySize"], r.inputs["timeout"]) for r in s.of_type(FUNCTION)} == {
+        (1024, 30)
+    }
+
+
+def test_functions_log_json_into_their_own_log_group(dev: Synthesis) -> None:
+    for declared in app.functions:
+        logging_config = function(dev, declared.name).inputs["loggingConfig"]
+        own = log_group_of(dev, declared.name)
+        assert logging_config["logFormat"] == "JSON"
+        assert logging_config["logGroup"] == own.outputs["name"]
+
+
+def test_function_log_groups_keep_logs_for_the_configured_days() -> None:
+    s = synth("dev", logRetentionDays="30")
+    assert {r.inputs["retentionInDays"] for r in s.of_type(LOG_GROUP)} == {30}
+
+
+def test_each_zip_holds_only_the_files_its_handler_imports(dev: Synthesis) -> None:
+    for declared in app.functions:
+        code = function(dev, declared.name).inputs["code"]
+        with zipfile.ZipFile(code.path) as archive:
+            names = archive.namelist()
+        assert names == list(handler_files(declared))
+        assert f"{declared.module}.py" in names
+        assert not [n for n in names if "__pycache__" in n or n.startswith("test")]
+
+
+def test_source_code_hash_is_the_hash_of_the_uploaded_zip(dev: Synthesis) -> None:
+    for recorded in dev.of_type(FUNCTION):
+        data = Path(recorded.inputs["code"].path).read_bytes()
+        digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        assert recorded.inputs["sourceCodeHash"] == digest
+
+
+def test_archive_hashes_are_identical_across_two_runs(dev: Synthesis) -> None:
+    again = synth("dev")
+    first = {r.name: r.inputs["sourceCodeHash"] for r in dev.of_type(FUNCTION)}
+    second = {r.name: r.inputs["sourceCodeHash"] for r in again.of_type(FUNCTION)}
+    assert first == second
+
+
+def test_every_function_knows_its_app_and_stage(stack: Synthesis) -> None:
+    for declared in app.functions:
+        value = environment(stack, declared.name)["DRAHT_RESOURCE_App"]
+        assert json.loads(value) == {"name": "draht", "stage": stack.stack}
+
+
+def test_linked_tables_reach_the_function_as_name_and_arn(dev: Synthesis) -> None:
+    value = json.loads(environment(dev, "ListSessions")["DRAHT_RESOURCE_Sessions"])
+    assert value == {"name": dev.outputs["sessionsTable"], "arn": table_arn(dev, "Sessions")}
+
+
+def test_functions_see_only_their_linked_tables(dev: Synthesis) -> None:
+    for declared in app.functions:
+        linked = {key for key in environment(dev, declared.name) if key != "DRAHT_RESOURCE_App"}
+        assert linked == {f"DRAHT_RESOURCE_{link.table.name}" for link in declared.links}
+
+
+def test_tracing_is_pass_through_by_default(stack: Synthesis) -> None:
+    assert {r.inputs["tracingConfig"]["mode"] for r in stack.of_type(FUNCTION)} == {"PassThrough"}
+
+
+def test_tracing_active_turns_on_xray_and_its_write_permission() -> None:
+    s = synth("dev", tracing="Active")
+    assert {r.inputs["tracingConfig"]["mode"] for r in s.of_type(FUNCTION)} == {"Active"}
+    for declared in app.functions:
+        actions = {a for statement in policy(s, declared.name) for a in statement["Action"]}
+        assert {"xray:PutTraceSegments", "xray:PutTelemetryRecords"} <= actions
+
+
+def test_without_active_tracing_no_role_may_write_to_xray(dev: Synthesis) -> None:
+    for declared in app.functions:
+        actions = {a for statement in policy(dev, declared.name) for a in statement["Action"]}
+        assert not [a for a in actions if a.startswith("xray:")]
+
+
+# Roles and policies
+
+
+def test_each_function_has_its_own_role(dev: Synthesis) -> None:
+    roles = {
+        declared.name: child(dev, component(dev, "draht:aws:Function", declared.name), ROLE)
+        for declared in app.functions
+    }
+    for name, role in roles.items():
+        assert function(dev, name).inputs["role"] == role.outputs["arn"]
+    assert len({role.urn for role in roles.values()}) == len(app.functions)
+
+
+def test_sessions_function_may_only_query_sessions(dev: Synthesis) -> None:
+    assert dynamodb_grants(dev, "ListSessions") == {("dynamodb:Query", table_arn(dev, "Sessions"))}
+
+
+def test_sessions_function_cannot_read_clients(dev: Synthesis) -> None:
+    resources = {resource for _, resource in dynamodb_grants(dev, "ListSessions")}
+    assert table_arn(dev, "Clients") not in resources
+
+
+def test_clients_function_may_only_scan_clients(dev: Synthesis) -> None:
+    assert dynamodb_grants(dev, "ListClients") == {("dynamodb:Scan", table_arn(dev, "Clients"))}
+
+
+def test_health_may_only_describe_both_tables(dev: Synthesis) -> None:
+    assert dynamodb_grants(dev, "Health") == {
+        ("dynamodb:DescribeTable", table_arn(dev, "Sessions")),
+        ("dynamodb:DescribeTable", table_arn(dev, "Clients")),
+    }
+
+
+def test_health_has_no_write_access(dev: Synthesis) -> None:
+    writes = {"Put", "Update", "Delete", "BatchWrite", "Write", "Create", "Restore", "Import"}
+    actions = {action.removeprefix("dynamodb:") for action, _ in dynamodb_grants(dev, "Health")}
+    assert not [a for a in actions if any(a.startswith(w) for w in writes)]
+
+
+def test_no_policy_uses_a_wildcard_action_or_resource(dev: Synthesis) -> None:
+    for declared in app.functions:
+        for statement in policy(dev, declared.name):
+            assert not [a for a in statement["Action"] if "*" in a], statement
+            assert "*" not in statement["Resource"], statement
+
+
+def test_functions_may_log_only_into_their_own_log_group(dev: Synthesis) -> None:
+    for declared in app.functions:
+        own = log_group_of(dev, declared.name)
+        logging = [
+            s for s in policy(dev, declared.name) if any(a.startswith("logs:") for a in s["Action"])
+        ]
+        assert len(logging) == 1
+        assert logging[0]["Resource"] == [f"{own.outputs['arn']}:*"]
+        assert "logs:CreateLogGroup" not in logging[0]["Action"]
+
+
+# HTTP API
+
+
+def test_routes_are_the_declared_ones(dev: Synthesis) -> None:
+    assert sorted(r.inputs["routeKey"] for r in dev.of_type(ROUTE)) == sorted(ROUTE_FUNCTIONS)
+
+
+def test_every_route_proxies_to_its_function_with_payload_2(dev: Synthesis) -> None:
+    for key, function_name in ROUTE_FUNCTIONS.items():
+        integration = integration_of(dev, key).inputs
+        assert integration["integrationType"] == "AWS_PROXY"
+        assert integration["payloadFormatVersion"] == "2.0"
+        assert integration["integrationUri"] == function(dev, function_name).outputs["arn"]
+
+
+def test_every_permission_names_its_own_route(stack: Synthesis) -> None:
+    for key, function_name in ROUTE_FUNCTIONS.items():
+        method, path = key.split(" ")
+        (permission,) = permissions_of(stack, function_name)
+        assert permission.inputs["sourceArn"] == f"{execution_arn(stack)}/*/{method}{path}"
+
+
+def test_permissions_let_only_api_gateway_invoke(dev: Synthesis) -> None:
+    for recorded in dev.of_type(PERMISSION):
+        assert recorded.inputs["action"] == "lambda:InvokeFunction"
+        assert recorded.inputs["principal"] == "apigateway.amazonaws.com"
+
+
+def test_no_permission_opens_the_whole_api(stack: Synthesis) -> None:
+    arns = [r.inputs.get("sourceArn", "") for r in stack.of_type(PERMISSION)]
+    assert len(arns) == len(app.routes)
+    assert not [arn for arn in arns if not arn or arn.endswith("/*/*") or arn.endswith("/*")]
+
+
+def test_health_is_public_whatever_the_auth(stack: Synthesis) -> None:
+    assert route(stack, "GET /health").inputs["authorizationType"] == "NONE"
+
+
+@pytest.mark.parametrize(("auth", "expected"), [("iam", "AWS_IAM"), ("none", "NONE")])
+def test_protected_routes_follow_draht_auth(auth: str, expected: str) -> None:
+    s = synth("dev", auth=auth)
+    assert {key: route(s, key).inputs["authorizationType"] for key in PROTECTED_ROUTES} == {
+        key: expected for key in PROTECTED_ROUTES
+    }
+    assert route(s, "GET /health").inputs["authorizationType"] == "NONE"
+    assert not s.of_type(AUTHORIZER)
+
+
+def test_auth_jwt_guards_protected_routes_with_one_jwt_authorizer() -> None:
+    s = synth("dev", auth="jwt", jwtIssuer="https://id.example.com", jwtAudience="web, cli")
+    (authorizer,) = s.of_type(AUTHORIZER)
+    assert authorizer.inputs["authorizerType"] == "JWT"
+    assert authorizer.inputs["jwtConfiguration"] == {
+        "issuer": "https://id.example.com",
+        "audiences": ["web", "cli"],
+    }
+    for key in PROTECTED_ROUTES:
+        assert route(s, key).inputs["authorizationType"] == "JWT"
+        assert route(s, key).inputs["authorizerId"] == authorizer.id
+    assert "authorizerId" not in route(s, "GET /health").inputs
+
+
+def test_default_stage_deploys_automatically(stack: Synthesis) -> None:
+    inputs = stage_of(stack).inputs
+    assert (inputs["name"], inputs["autoDeploy"]) == ("$default", True)
+
+
+def test_throttling_sets_both_burst_and_rate_above_zero(stack: Synthesis) -> None:
+    limits = stage_of(stack).inputs["defaultRouteSettings"]
+    assert limits["throttlingBurstLimit"] > 0
+    assert limits["throttlingRateLimit"] > 0
+
+
+def test_throttling_comes_from_config() -> None:
+    s = synth("dev", throttlingRate="7", throttlingBurst="9")
+    limits = stage_of(s).inputs["defaultRouteSettings"]
+    assert (limits["throttlingRateLimit"], limits["throttlingBurstLimit"]) == (7, 9)
+
+
+def test_access_logs_are_json_with_the_fields_an_investigation_needs(stack: Synthesis) -> None:
+    settings = stage_of(stack).inputs["accessLogSettings"]
+    fields = json.loads(settings["format"])
+    assert {"requestId", "routeKey", "status", "latency", "integrationError"} <= set(fields)
+    assert fields["requestId"] == "$context.requestId"
+
+
+def test_access_logs_go_to_the_api_log_group_with_retention() -> None:
+    s = synth("dev", logRetentionDays="60")
+    api = s.named("draht:aws:HttpApi", resource_name(app, "dev", "Api"))
+    log_group = child(s, api, LOG_GROUP)
+    destination = stage_of(s).inputs["accessLogSettings"]["destinationArn"]
+    assert destination == log_group.outputs["arn"]
+    assert log_group.inputs["retentionInDays"] == 60
+
+
+# Outputs
+
+
+def test_outputs_are_the_api_url_and_the_table_names(stack: Synthesis) -> None:
+    assert stack.outputs == {
+        "apiUrl": stage_of(stack).outputs["invokeUrl"],
+        "sessionsTable": table(stack, "Sessions").outputs["name"],
+        "clientsTable": table(stack, "Clients").outputs["name"],
+    }
