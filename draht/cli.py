@@ -1,0 +1,311 @@
+"""`draht`: the app on this machine.
+
+    draht dev        serve the routes on http://127.0.0.1:3000 with a local store
+    draht seed       load the sample data set into the local store
+    draht invoke     run one request through its function's worker and print the response
+    draht openapi    print the API's OpenAPI document
+
+Errors are one line on stderr: exit status 2 for bad usage or configuration, 1
+when something needed could not be started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from draht.local.events import HttpRequest
+from draht.local.runtime import Deployment, Outcome, Runtime, dumps_response
+from draht.local.server import Console, DevServer, Store, banner, open_store
+from draht.local.store import LOCAL_CREDENTIALS, LOCAL_REGION, PROJECT_ROOT, StoreError
+from draht.model import App, DeclarationError
+from draht.settings import ConfigError, Settings
+
+DEFAULT_PORT = 3000
+DEFAULT_APP = "draht.app:app"
+SETTINGS_FILE = "Pulumi.dev.yaml"
+LOCAL_STAGE_SETTINGS = "dev"
+_CREDENTIAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+)
+
+
+class UsageError(Exception):
+    """Bad arguments or configuration: exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="draht", description="Draht's API on this machine.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--app",
+        default=DEFAULT_APP,
+        metavar="MODULE:ATTR",
+        help=f"the app declaration to serve (default {DEFAULT_APP})",
+    )
+    store = _Parser(add_help=False)
+    store.add_argument(
+        "--data-dir",
+        type=Path,
+        default=PROJECT_ROOT / ".draht",
+        help="the local store's folder (default .draht/ in the project)",
+    )
+    store.add_argument(
+        "--dynamodb-endpoint",
+        metavar="URL",
+        help="use this DynamoDB endpoint (DynamoDB Local, LocalStack, AWS) instead of dynalite",
+    )
+    code = _Parser(add_help=False)
+    code.add_argument(
+        "--handlers",
+        type=Path,
+        default=PROJECT_ROOT / "handlers",
+        metavar="DIR",
+        help="the handlers' folder (default handlers/ in the project)",
+    )
+
+    dev = commands.add_parser(
+        "dev", parents=[common, store, code], help="serve the app's routes locally"
+    )
+    dev.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    dev.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    dev.add_argument("--reset", action="store_true", help="empty the local store first")
+
+    commands.add_parser("seed", parents=[common, store], help="load the sample data set")
+
+    invoke = commands.add_parser(
+        "invoke", parents=[common, store, code], help="run one request and print the response"
+    )
+    invoke.add_argument("request", metavar='"METHOD /path?query"')
+    invoke.add_argument(
+        "-H",
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="a request header (repeatable)",
+    )
+    invoke.add_argument("--body", default="", help="the request body")
+
+    commands.add_parser("openapi", parents=[common], help="print the OpenAPI document")
+    return parser
+
+
+def load_app(reference: str) -> App:
+    """`module:attribute`, imported with the current directory on the path, as uvicorn does."""
+    module_name, colon, attribute = reference.partition(":")
+    if not colon or not module_name or not attribute:
+        raise UsageError(f"--app {reference!r} must look like module:attribute")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise UsageError(f"--app {reference}: cannot import {module_name}: {error}") from None
+    app = getattr(module, attribute, None)
+    if not isinstance(app, App):
+        raise UsageError(f"--app {reference}: {attribute} is not an App declaration")
+    return app
+
+
+def local_settings(root: Path = PROJECT_ROOT) -> Settings:
+    """The dev stack's settings (memory, timeout, auth), so local limits match the deployed ones."""
+    path = root / SETTINGS_FILE
+    config: dict[str, Any] = {}
+    if path.is_file():
+        import yaml
+
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise UsageError(f"{path} is not valid YAML: {error}".splitlines()[0]) from None
+        config = loaded.get("config") or {}
+
+    def get(key: str) -> str | None:
+        value = config.get(f"draht:{key}")
+        return None if value is None or isinstance(value, dict | list) else str(value)
+
+    return Settings.load(LOCAL_STAGE_SETTINGS, get)
+
+
+def _handlers_dir(path: Path) -> Path:
+    if not path.is_dir():
+        raise UsageError(f"--handlers {path} is not a folder")
+    return path.resolve()
+
+
+def _deployment(app: App, handlers_dir: Path, store: Store, custom_endpoint: bool) -> Deployment:
+    from draht.local.store import dynamodb_client, ensure_tables
+
+    region = LOCAL_REGION
+    credentials = dict(LOCAL_CREDENTIALS)
+    if custom_endpoint:
+        # Another store may want real credentials and region (an AWS endpoint does).
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or region
+        passed = {k: os.environ[k] for k in _CREDENTIAL_VARIABLES if k in os.environ}
+        credentials = passed or credentials
+    try:
+        table_arns = ensure_tables(dynamodb_client(store.endpoint, region), app.name, app.tables)
+    except Exception as error:
+        raise StoreError(f"the store at {store.endpoint} failed: {error}") from None
+    return Deployment(
+        app=app,
+        handlers_dir=handlers_dir,
+        settings=local_settings(),
+        store_endpoint=store.endpoint,
+        table_arns=table_arns,
+        region=region,
+        credentials=credentials,
+    )
+
+
+def _dev(args: argparse.Namespace) -> int:
+    app = load_app(args.app)
+    handlers_dir = _handlers_dir(args.handlers)
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port} must be from 0 to 65535")
+    if args.reset and args.dynamodb_endpoint:
+        raise UsageError(
+            "--reset empties the local store only; it cannot be used with --dynamodb-endpoint"
+        )
+    console = Console()
+    with open_store(args.data_dir, args.dynamodb_endpoint, reset=args.reset) as store:
+        deployment = _deployment(app, handlers_dir, store, args.dynamodb_endpoint is not None)
+        asyncio.run(_serve(deployment, store, args.host, args.port, console))
+    return 0
+
+
+async def _serve(
+    deployment: Deployment, store: Store, host: str, port: int, console: Console
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(stop_signal, stop.set)
+    runtime = Runtime(
+        deployment,
+        on_reload=lambda: console.line("handlers changed: workers restart on their next request"),
+    )
+    server = DevServer(runtime, console)
+    try:
+        bound = await server.start(host, port)
+    except OSError as error:
+        raise UsageError(
+            f"cannot listen on {host}:{port} ({error.strerror}): stop what holds it or pass --port"
+        ) from None
+    try:
+        url = f"http://{host}:{bound}"
+        if store.folder is not None:
+            store.folder.record_server(url, store.endpoint)
+        console.line(banner(url, deployment, store))
+        await stop.wait()
+        console.line("stopping: workers and store")
+    finally:
+        await server.stop()
+
+
+def _seed(args: argparse.Namespace) -> int:
+    from draht.local.seed import seed
+    from draht.local.store import dynamodb_client, ensure_tables
+
+    app = load_app(args.app)
+    with open_store(args.data_dir, args.dynamodb_endpoint, share_running=True) as store:
+        client = dynamodb_client(store.endpoint)
+        try:
+            ensure_tables(client, app.name, app.tables)
+            data = seed(client, app)
+        except DeclarationError:
+            raise
+        except Exception as error:
+            raise StoreError(f"seeding the store at {store.endpoint} failed: {error}") from None
+    print(
+        f"seeded {len(data.clients)} clients and {len(data.sessions)} sessions"
+        f" into {store.description}"
+    )
+    return 0
+
+
+def parse_request_line(text: str, headers: Sequence[str], body: str) -> HttpRequest:
+    parts = text.split()
+    if len(parts) != 2 or not parts[1].startswith("/"):
+        raise UsageError(f'request {text!r} must look like "GET /path?query"')
+    parsed_headers = [("host", "localhost"), ("user-agent", "draht-invoke")]
+    for header in headers:
+        name, colon, value = header.partition(":")
+        if not colon or not name.strip():
+            raise UsageError(f"header {header!r} must look like 'Name: value'")
+        parsed_headers.append((name.strip(), value.strip()))
+    return HttpRequest(
+        method=parts[0].upper(), target=parts[1], headers=parsed_headers, body=body.encode()
+    )
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    app = load_app(args.app)
+    handlers_dir = _handlers_dir(args.handlers)
+    request = parse_request_line(args.request, args.header, args.body)
+    with open_store(args.data_dir, args.dynamodb_endpoint, share_running=True) as store:
+        deployment = _deployment(app, handlers_dir, store, args.dynamodb_endpoint is not None)
+        outcome = asyncio.run(_invoke_once(deployment, request))
+    if outcome.error is not None:
+        print(outcome.error.rstrip(), file=sys.stderr)
+    print(dumps_response(outcome))
+    temperature = "-" if outcome.function is None else "cold" if outcome.cold else "warm"
+    print(f"{outcome.function or 'no route'} {temperature}", file=sys.stderr)
+    return 0
+
+
+async def _invoke_once(deployment: Deployment, request: HttpRequest) -> Outcome:
+    runtime = Runtime(deployment)
+    try:
+        return await runtime.handle(request)
+    finally:
+        runtime.close()
+
+
+def _openapi(args: argparse.Namespace) -> int:
+    from draht.openapi import document
+
+    print(json.dumps(document(load_app(args.app)), indent=2))
+    return 0
+
+
+_COMMANDS = {"dev": _dev, "seed": _seed, "invoke": _invoke, "openapi": _openapi}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except (UsageError, ConfigError, DeclarationError) as error:
+        print(f"draht {args.command}: {error}", file=sys.stderr)
+        return 2
+    except StoreError as error:
+        print(f"draht {args.command}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

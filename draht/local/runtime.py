@@ -1,0 +1,463 @@
+"""The Lambda side of `draht dev`: warm worker processes per function, routed v2 events.
+
+Each function runs in its own processes with its own environment, as on Lambda:
+one warm worker serves requests one at a time, more start only while requests
+overlap, and a crashed, timed-out or outdated worker is replaced by a fresh one
+on the next request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from draht.local.events import (
+    INTERNAL_ERROR,
+    NOT_FOUND,
+    HttpRequest,
+    HttpResponse,
+    MalformedResponse,
+    Router,
+    build_event,
+    http_response,
+)
+from draht.local.iam import caller_arn
+from draht.local.store import LOCAL_CREDENTIALS, LOCAL_REGION, local_table_name
+from draht.local.worker import FrameDecoder, FrameTooLarge, encode_frame
+from draht.model import (
+    APP_RESOURCE,
+    RESOURCE_ENV_PREFIX,
+    App,
+    Function,
+    app_value,
+    link_value,
+    policy_statements,
+)
+from draht.settings import Settings
+
+LOCAL_STAGE = "local"
+INIT_TIMEOUT_S = 10.0
+"""Lambda's limit on a function's init phase: importing the handler."""
+RESPONSE_LIMIT_BYTES = 6 * 1024 * 1024
+"""Lambda's limit on a synchronous invocation's response payload."""
+_PASSED_THROUGH = ("PATH", "SYSTEMROOT")
+
+
+class InvocationFailed(Exception):
+    """The function did not produce a result; the message is for the server's console."""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What the local stack was built with: the app, its code, its store and its settings."""
+
+    app: App
+    handlers_dir: Path
+    settings: Settings
+    store_endpoint: str
+    table_arns: Mapping[str, str]
+    region: str = LOCAL_REGION
+    credentials: Mapping[str, str] = field(default_factory=lambda: dict(LOCAL_CREDENTIALS))
+
+    @property
+    def account_id(self) -> str:
+        for arn in self.table_arns.values():
+            return arn.split(":")[4]
+        return "000000000000"
+
+    @property
+    def table_arn_prefix(self) -> str:
+        for arn in self.table_arns.values():
+            return arn.rsplit("/", 1)[0] + "/"
+        return f"arn:aws:dynamodb:{self.region}:{self.account_id}:table/"
+
+    def role_name(self, function: Function) -> str:
+        return f"{self.app.name}-{LOCAL_STAGE}-{function.name}"
+
+    def function_arn(self, function: Function) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{function.name}"
+
+    def environment(self, function: Function) -> dict[str, str]:
+        """Lambda's environment for the function: its own links and nothing of its neighbours."""
+        environment = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
+        environment.update(self.credentials)
+        environment.update(
+            {
+                "LANG": "C.UTF-8",
+                "TZ": ":UTC",
+                # Handler output reaches the console as it is written, as it reaches CloudWatch.
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONDONTWRITEBYTECODE": "1",
+                "LAMBDA_TASK_ROOT": str(self.handlers_dir),
+                "_HANDLER": function.handler,
+                "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+                "AWS_LAMBDA_FUNCTION_NAME": function.name,
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.settings.memory_mb),
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+                "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]local",
+                "AWS_REGION": self.region,
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_ENDPOINT_URL_DYNAMODB": self.store_endpoint,
+                RESOURCE_ENV_PREFIX + APP_RESOURCE: app_value(self.app, LOCAL_STAGE),
+            }
+        )
+        for link in function.links:
+            environment[RESOURCE_ENV_PREFIX + link.table.name] = link_value(
+                {
+                    "name": local_table_name(self.app.name, link.table),
+                    "arn": self.table_arns[link.table.name],
+                }
+            )
+        return environment
+
+    def init_frame(self, function: Function) -> bytes:
+        return encode_frame(
+            {
+                "module": function.module,
+                "attribute": function.attribute,
+                "handlersDir": str(self.handlers_dir),
+                "functionArn": self.function_arn(function),
+                "statements": policy_statements(function, self.table_arns),
+                "caller": caller_arn(self.account_id, self.role_name(function), function.name),
+                "tableArnPrefix": self.table_arn_prefix,
+            }
+        )
+
+
+class Worker:
+    """One worker process of one function, and the pipes to it."""
+
+    def __init__(self, deployment: Deployment, function: Function, generation: int) -> None:
+        self.function = function
+        self.generation = generation
+        self.invocations = 0
+        self._loop = asyncio.get_running_loop()
+        self._decoder = FrameDecoder(RESPONSE_LIMIT_BYTES)
+        self._pending: asyncio.Future[Any] | None = None
+        request_read, self._request_fd = os.pipe()
+        self._response_fd, response_write = os.pipe()
+        try:
+            self._process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-I",
+                    "-m",
+                    "draht.local.worker",
+                    str(request_read),
+                    str(response_write),
+                ],
+                env=deployment.environment(function),
+                cwd=deployment.handlers_dir,
+                stdin=subprocess.DEVNULL,
+                pass_fds=(request_read, response_write),
+            )
+        except BaseException:
+            os.close(self._request_fd)
+            os.close(self._response_fd)
+            raise
+        finally:
+            os.close(request_read)
+            os.close(response_write)
+        self._loop.add_reader(self._response_fd, self._on_readable)
+        self._send(deployment.init_frame(function))
+
+    @property
+    def alive(self) -> bool:
+        return self._response_fd >= 0
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    async def ready(self) -> None:
+        reply = await self._next_reply(INIT_TIMEOUT_S, "init")
+        if "error" in reply:
+            self.stop()
+            raise InvocationFailed(_describe_error(reply["error"]))
+
+    async def invoke(self, event: dict[str, Any], timeout_s: float) -> Any:
+        self.invocations += 1
+        deadline_ms = int((time.time() + timeout_s) * 1000)
+        self._send(
+            encode_frame(
+                {"requestId": str(uuid.uuid4()), "deadlineMs": deadline_ms, "event": event}
+            )
+        )
+        reply = await self._next_reply(timeout_s, "invocation")
+        if "error" in reply:
+            raise InvocationFailed(_describe_error(reply["error"]))
+        return reply["result"]
+
+    def _send(self, frame: bytes) -> None:
+        try:
+            view = memoryview(frame)
+            while view:
+                view = view[os.write(self._request_fd, view) :]
+        except OSError:
+            # The worker is gone; its end-of-file arrives through `_on_readable`.
+            pass
+
+    def _next_reply(self, timeout_s: float, phase: str) -> asyncio.Future[Any]:
+        future = self._loop.create_future()
+        if not self.alive:
+            future.set_exception(InvocationFailed(self._exit_description()))
+            return future
+        self._pending = future
+        timer = self._loop.call_later(timeout_s, self._time_out, future, timeout_s, phase)
+        future.add_done_callback(lambda _: timer.cancel())
+        return future
+
+    def _time_out(self, future: asyncio.Future[Any], timeout_s: float, phase: str) -> None:
+        self.stop()
+        if not future.done():
+            future.set_exception(
+                InvocationFailed(f"Task timed out after {timeout_s:.2f} seconds ({phase})")
+            )
+
+    def _on_readable(self) -> None:
+        try:
+            chunk = os.read(self._response_fd, 1 << 16)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._reap()
+            self._fail_pending(InvocationFailed(self._exit_description()))
+            return
+        try:
+            for message in self._decoder.feed(chunk):
+                pending, self._pending = self._pending, None
+                if pending is not None and not pending.done():
+                    pending.set_result(message)
+        except FrameTooLarge as too_large:
+            self.stop()
+            self._fail_pending(
+                InvocationFailed(f"response payload exceeds Lambda's 6 MB limit: {too_large}")
+            )
+
+    def _fail_pending(self, failure: InvocationFailed) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None and not pending.done():
+            pending.set_exception(failure)
+
+    def _exit_description(self) -> str:
+        code = self._process.poll()
+        if code is None:
+            return "the worker closed its channel"
+        if code < 0:
+            return f"Runtime exited with signal {-code}"
+        return f"Runtime exited with error: exit status {code}"
+
+    def _reap(self) -> None:
+        if self._response_fd >= 0:
+            self._loop.remove_reader(self._response_fd)
+            os.close(self._response_fd)
+            os.close(self._request_fd)
+            self._response_fd = self._request_fd = -1
+        try:
+            self._process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+    def stop(self) -> None:
+        """End the process now: a stopped worker never finishes what it was doing."""
+        if self._process.poll() is None:
+            self._process.kill()
+        self._reap()
+
+
+def _describe_error(error: Mapping[str, Any]) -> str:
+    return str(error.get("traceback") or f"{error.get('errorType')}: {error.get('errorMessage')}")
+
+
+class FunctionPool:
+    """The workers of one function: reused while warm, one more only while requests overlap."""
+
+    def __init__(self, deployment: Deployment, function: Function, max_workers: int) -> None:
+        self._deployment = deployment
+        self._function = function
+        self._max_workers = max_workers
+        self._idle: list[Worker] = []
+        self._workers: set[Worker] = set()
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self, generation: int) -> Worker:
+        while True:
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.alive and worker.generation == generation:
+                    return worker
+                self._retire(worker)
+            if len(self._workers) < self._max_workers:
+                worker = Worker(self._deployment, self._function, generation)
+                self._workers.add(worker)
+                try:
+                    await worker.ready()
+                except BaseException:
+                    self._retire(worker)
+                    raise
+                return worker
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiting.append(waiter)
+            await waiter
+
+    def release(self, worker: Worker, generation: int) -> None:
+        if worker.alive and worker.generation == generation:
+            self._idle.append(worker)
+            self._wake_one()
+        else:
+            self._retire(worker)
+
+    def _retire(self, worker: Worker) -> None:
+        worker.stop()
+        self._workers.discard(worker)
+        self._wake_one()
+
+    def _wake_one(self) -> None:
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def stop_idle(self) -> None:
+        idle, self._idle = self._idle, []
+        for worker in idle:
+            self._retire(worker)
+
+    def stop_all(self) -> None:
+        self._idle = []
+        for worker in list(self._workers):
+            self._retire(worker)
+
+
+class HandlerWatcher:
+    """Notices a change under `handlers/` when the next request arrives.
+
+    A stat of each file per request costs tens of microseconds and is exact: no
+    watcher thread, no polling interval within which an old handler still answers.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self._root = str(root)
+        self._snapshot = self._take()
+
+    def _take(self) -> list[tuple[str, int, int]]:
+        entries: list[tuple[str, int, int]] = []
+        pending = [self._root]
+        while pending:
+            with os.scandir(pending.pop()) as scan:
+                for entry in scan:
+                    if entry.name.startswith(".") or entry.name == "__pycache__":
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(entry.path)
+                    else:
+                        stat = entry.stat()
+                        entries.append((entry.path, stat.st_mtime_ns, stat.st_size))
+        entries.sort()
+        return entries
+
+    def changed(self) -> bool:
+        snapshot = self._take()
+        if snapshot == self._snapshot:
+            return False
+        self._snapshot = snapshot
+        return True
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one request was served, for the console's request line."""
+
+    response: HttpResponse
+    request_id: str
+    function: str | None = None
+    cold: bool = False
+    error: str | None = None
+
+
+class Runtime:
+    """Routes HTTP requests to functions' workers and turns their results into responses."""
+
+    def __init__(
+        self,
+        deployment: Deployment,
+        max_workers_per_function: int = 4,
+        on_reload: Callable[[], None] | None = None,
+    ) -> None:
+        self.deployment = deployment
+        self._router = Router(deployment.app.routes)
+        self._pools = {
+            function.name: FunctionPool(deployment, function, max_workers_per_function)
+            for function in deployment.app.functions
+        }
+        self._watcher = HandlerWatcher(deployment.handlers_dir)
+        self._generation = 0
+        self._on_reload = on_reload
+
+    async def handle(self, request: HttpRequest) -> Outcome:
+        request_id = _api_request_id()
+        match = self._router.match(request.method, request.path)
+        if match is None:
+            return Outcome(NOT_FOUND, request_id)
+        route, path_parameters = match
+        if self._watcher.changed():
+            self._generation += 1
+            for pool in self._pools.values():
+                pool.stop_idle()
+            if self._on_reload is not None:
+                self._on_reload()
+        function = route.function
+        event = build_event(
+            request, route, path_parameters, request_id, account_id=self.deployment.account_id
+        )
+        pool = self._pools[function.name]
+        generation = self._generation
+        try:
+            worker = await pool.acquire(generation)
+        except InvocationFailed as failure:
+            return Outcome(INTERNAL_ERROR, request_id, function.name, cold=True, error=str(failure))
+        cold = worker.invocations == 0
+        try:
+            result = await worker.invoke(event, self.deployment.settings.timeout_s)
+            response = http_response(result)
+        except (InvocationFailed, MalformedResponse) as failure:
+            return Outcome(INTERNAL_ERROR, request_id, function.name, cold, str(failure))
+        finally:
+            pool.release(worker, generation)
+        return Outcome(response, request_id, function.name, cold)
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.stop_all()
+
+
+def _api_request_id() -> str:
+    """An id shaped like API Gateway's (`JKJaXmPLvHcESHA=`), distinct from Lambda's UUID."""
+    return base64.b64encode(secrets.token_bytes(10)).decode()
+
+
+def dumps_response(outcome: Outcome) -> str:
+    """A response as `draht invoke` prints it: status line, headers, then the body."""
+    response = outcome.response
+    lines = [f"HTTP {response.status}"]
+    lines += [f"{name}: {value}" for name, value in response.headers]
+    body = response.body.decode("utf-8", errors="replace")
+    with contextlib.suppress(ValueError):
+        body = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+    return "\n".join([*lines, "", body])
