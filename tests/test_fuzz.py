@@ -1,0 +1,153 @@
+"""Fuzzing `draht dev` with schemathesis, driven by the API's own OpenAPI document.
+
+Every check schemathesis has runs on every response, with two deliberate
+substitutions, each stricter than what it replaces:
+
+- A cursor is opaque: the document can say its alphabet and length, not that the
+  API issued it, so a random string that fits the schema is no valid cursor and the
+  API rightly answers 400. Where schemathesis means to send valid data, the cursor
+  it drew becomes the position inside a cursor issued (by the handlers' own encoder)
+  for that very listing: valid in truth, and with fuzzed content past the checksum.
+  Random cursors are then asserted to be refused with 400, by their own test below.
+- A method no route declares gets what API Gateway answers to any unmatched request,
+  404 `{"message":"Not Found"}`, which `draht dev` reproduces; schemathesis's generic
+  `unsupported_method` expects 405 instead. That exact gateway answer is asserted.
+
+The document is the one for a stage without auth, as `draht dev` serves every route
+without it (its banner says so); with the deployed auth modes the routes would
+rightly refuse unsigned requests.
+
+Bounded by default; `DRAHT_FUZZ_LONG=1` (`make fuzz-long`) runs at least 1,000
+generated requests.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import hypothesis
+import pytest
+import schemathesis
+from hypothesis import strategies as st
+from live_server import LiveServer
+from schemathesis.checks import CHECKS, load_all_checks
+from schemathesis.specs.openapi.checks import unsupported_method
+from traffic import Connection
+
+from draht.app import app
+from draht.openapi import document
+from draht.package import HANDLERS_DIR
+
+LONG = os.environ.get("DRAHT_FUZZ_LONG") == "1"
+EXAMPLES_PER_OPERATION = 400 if LONG else 25
+LONG_RUN_MINIMUM_REQUESTS = 1000
+
+DOCUMENT = document(app, auth="none")
+schema = schemathesis.openapi.from_dict(DOCUMENT)
+sent: list[str] = []
+
+
+def _issued_cursor_encoder() -> Callable[[str, str, str], str]:
+    """The handlers' own `cursor.encode`, imported without leaving `handlers/` importable."""
+    sys.path.insert(0, str(HANDLERS_DIR))
+    try:
+        module = importlib.import_module("_lib.cursor")
+    finally:
+        sys.path.remove(str(HANDLERS_DIR))
+        for name in [name for name in sys.modules if name == "_lib" or name.startswith("_lib.")]:
+            del sys.modules[name]
+    encode: Callable[[str, str, str], str] = module.encode
+    return encode
+
+
+encode_cursor = _issued_cursor_encoder()
+
+
+def _position(route_key: str, drawn: str) -> str:
+    """A well-formed key position built from a drawn cursor: a session sort key, or a clientId."""
+    # Both stay within the handlers' bounds for a position (1 KiB and 2 KiB of UTF-8).
+    if route_key == "GET /sessions":
+        return f"SESSION#2026-01-01T00:00:00.000Z#{drawn[:900]}"
+    return drawn[:2000]
+
+
+@schema.hook
+def map_case(context: Any, case: Any) -> Any:
+    query = case.query
+    if case.meta is None or not case.meta.generation.mode.is_positive:
+        return case
+    if not isinstance(query, dict) or not isinstance(query.get("cursor"), str):
+        return case
+    route_key = f"{case.method.upper()} {case.path}"
+    scope = query.get("clientId", "") if route_key == "GET /sessions" else ""
+    if not isinstance(scope, str):
+        return case
+    query["cursor"] = encode_cursor(route_key, scope, _position(route_key, query["cursor"]))
+    return case
+
+
+def undeclared_method_gets_gateway_not_found(ctx: Any, response: Any, case: Any) -> bool | None:
+    declared = {method.upper() for method in DOCUMENT["paths"].get(case.path, {})}
+    if case.method.upper() in declared:
+        return None
+    assert response.status_code == 404, f"{case.method} {case.path} answered {response.status_code}"
+    assert json.loads(response.content) == {"message": "Not Found"}
+    return True
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with LiveServer(tmp_path_factory.mktemp("fuzz-store")) as server:
+        server.seed_sample_data()
+        yield server
+    if LONG:
+        assert len(sent) >= LONG_RUN_MINIMUM_REQUESTS, f"only {len(sent)} requests were generated"
+
+
+def test_every_schemathesis_check_is_enabled() -> None:
+    load_all_checks()
+    config = schema.config.checks_config_for()
+    disabled = [
+        name for name in CHECKS.get_all_names() if not config.get_by_name(name=name).enabled
+    ]
+    assert disabled == []
+
+
+@schema.parametrize()
+@hypothesis.settings(
+    max_examples=EXAMPLES_PER_OPERATION,
+    deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.too_slow],
+)
+def test_every_response_conforms_to_the_document(case: Any, live: LiveServer) -> None:
+    sent.append(case.operation.label)
+    case.call_and_validate(
+        base_url=live.url,
+        excluded_checks=[unsupported_method],
+        additional_checks=[undeclared_method_gets_gateway_not_found],
+    )
+
+
+@hypothesis.given(
+    forged=st.from_regex(r"[A-Za-z0-9_-]{1,200}", fullmatch=True),
+    route=st.sampled_from(["/clients", "/sessions"]),
+)
+@hypothesis.settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None)
+def test_a_cursor_the_api_did_not_issue_is_refused(
+    forged: str, route: str, live: LiveServer
+) -> None:
+    query = {"cursor": forged, **({"clientId": "any-client"} if route == "/sessions" else {})}
+    connection = Connection(live.url)
+    try:
+        status, headers, body = connection.get(route, query)
+    finally:
+        connection.close()
+    sent.append(f"GET {route}")
+    assert status == 400
+    assert headers["content-type"] == "application/problem+json"
+    assert body["status"] == 400 and body["requestId"]

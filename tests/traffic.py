@@ -1,0 +1,272 @@
+"""A known data set, and concurrent clients that page through it over HTTP and check every item.
+
+Shared by the load test (bounded and long) and `make bench`, which reports the
+same run's figures. Every request goes to 127.0.0.1 only, and each virtual client
+stops after its request budget: the run is bounded in count whatever happens.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from draht.app import app, clients, sessions
+from draht.local.store import local_table_name
+
+# Session counts per client: empty, single, exact multiples of common limits and
+# of the maximum limit, one past them, and a long tail.
+SESSION_COUNTS = (0, 1, 2, 24, 25, 26, 99, 100, 101, 200, 250, 7, 3, 50, 75, 13)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    client_ids: tuple[str, ...]
+    session_ids: dict[str, tuple[str, ...]]
+    """Per client, its session ids newest first: the order the API must return them in."""
+
+    @property
+    def session_count(self) -> int:
+        return sum(len(ids) for ids in self.session_ids.values())
+
+
+def seed(store_client: Any, client_count: int = 120) -> Dataset:
+    """Write a data set that follows the data layout; return what the API must list."""
+    client_ids = tuple(f"load-client-{index:04d}" for index in range(client_count))
+    client_items = [
+        {
+            "clientId": {"S": client_id},
+            "name": {"S": f"Client {index}"},
+            "createdAt": {"S": f"2024-02-{1 + index % 28:02d}T08:00:00.000Z"},
+            "tier": {"N": str(index % 4)},
+        }
+        for index, client_id in enumerate(client_ids)
+    ]
+    session_items = []
+    session_ids: dict[str, tuple[str, ...]] = {}
+    for index, client_id in enumerate(client_ids):
+        count = SESSION_COUNTS[index % len(SESSION_COUNTS)]
+        newest_first = []
+        for number in reversed(range(count)):
+            # Same second for neighbours: the session id must break the tie in the sort key.
+            started_at = f"2025-03-{1 + number // 20 % 28:02d}T10:{number % 60:02d}:00.000Z"
+            session_id = f"{client_id}-s{number:04d}"
+            newest_first.append((started_at, session_id))
+            session_items.append(
+                {
+                    "pk": {"S": f"CLIENT#{client_id}"},
+                    "sk": {"S": f"SESSION#{started_at}#{session_id}"},
+                    "clientId": {"S": client_id},
+                    "sessionId": {"S": session_id},
+                    "startedAt": {"S": started_at},
+                    "durationS": {"N": str(30 + number)},
+                }
+            )
+        newest_first.sort(reverse=True)
+        session_ids[client_id] = tuple(session_id for _, session_id in newest_first)
+    _write(store_client, local_table_name(app.name, clients), client_items)
+    _write(store_client, local_table_name(app.name, sessions), session_items)
+    return Dataset(client_ids=client_ids, session_ids=session_ids)
+
+
+def _write(store_client: Any, table_name: str, items: list[dict[str, Any]]) -> None:
+    for start in range(0, len(items), 25):
+        pending = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        for _ in range(20):
+            answer = store_client.batch_write_item(RequestItems={table_name: pending})
+            pending = answer.get("UnprocessedItems", {}).get(table_name, [])
+            if not pending:
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError(f"{len(pending)} items of {table_name} stayed unprocessed")
+
+
+Answer = tuple[int, dict[str, str], Any]
+"""Status, lower-cased headers, and the JSON body (None when empty)."""
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection to the local API, reopened when the server closes it."""
+
+    def __init__(self, base_url: str, timeout_s: float = 30.0) -> None:
+        parts = urlsplit(base_url)
+        if parts.hostname != "127.0.0.1":
+            raise ValueError(f"traffic goes to 127.0.0.1 only, not {parts.hostname}")
+        self._host = parts.hostname
+        self._port = parts.port or 80
+        self._timeout_s = timeout_s
+        self._connection: http.client.HTTPConnection | None = None
+
+    def get(
+        self, path: str, query: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], Any]:
+        target = f"{path}?{urlencode(query)}" if query else path
+        for attempt in (1, 2):
+            if self._connection is None:
+                self._connection = http.client.HTTPConnection(
+                    self._host, self._port, timeout=self._timeout_s
+                )
+            try:
+                self._connection.request("GET", target)
+                response = self._connection.getresponse()
+                payload = response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # A kept-alive connection the server had already closed; a fresh one is fair.
+                self.close()
+                if attempt == 2:
+                    raise
+                continue
+            headers = {key.lower(): value for key, value in response.getheaders()}
+            if response.getheader("connection", "").lower() == "close":
+                self.close()
+            body = json.loads(payload) if payload else None
+            return response.status, headers, body
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+@dataclass
+class LoadReport:
+    clients: int
+    requests_per_client: int
+    requests: int = 0
+    seconds: float = 0.0
+    latencies_s: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+    listings_checked: Counter[str] = field(default_factory=Counter)
+    items_checked: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def requests_per_second(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+class _VirtualClient:
+    def __init__(
+        self, base_url: str, dataset: Dataset, budget: int, rng: random.Random, report: LoadReport
+    ) -> None:
+        self._connection = Connection(base_url)
+        self._dataset = dataset
+        self._budget = budget
+        self._rng = rng
+        self._report = report
+        self.sent = 0
+
+    def run(self) -> None:
+        try:
+            while self.sent < self._budget:
+                roll = self._rng.random()
+                if roll < 0.2:
+                    self._health()
+                elif roll < 0.5:
+                    self._list_clients()
+                else:
+                    self._list_sessions(self._rng.choice(self._dataset.client_ids))
+        except Exception as error:  # a transport failure ends this client, and is reported
+            self._error(f"{type(error).__name__}: {error}")
+        finally:
+            self._connection.close()
+
+    def _get(self, path: str, query: dict[str, str]) -> Answer:
+        started = time.perf_counter()
+        status, headers, body = self._connection.get(path, query)
+        elapsed = time.perf_counter() - started
+        self.sent += 1
+        with self._report.lock:
+            self._report.requests += 1
+            self._report.latencies_s.append(elapsed)
+            self._report.statuses[status] += 1
+        return status, headers, body
+
+    def _error(self, message: str) -> None:
+        with self._report.lock:
+            self._report.errors.append(message)
+
+    def _health(self) -> None:
+        status, _, body = self._get("/health", {})
+        if status != 200 or body.get("status") != "ok":
+            self._error(f"GET /health answered {status}: {body}")
+
+    def _pages(self, path: str, query: dict[str, str], key: str) -> Iterator[list[dict[str, Any]]]:
+        limit = str(self._rng.choice((1, 2, 7, 25, 50, 100)))
+        cursor: str | None = None
+        while True:
+            page_query = {**query, "limit": limit}
+            if cursor is not None:
+                page_query["cursor"] = cursor
+            status, _, body = self._get(path, page_query)
+            if status != 200:
+                self._error(f"GET {path} {page_query} answered {status}: {body}")
+                return
+            yield body[key]
+            cursor = body["nextCursor"]
+            if cursor is None:
+                return
+
+    def _list_clients(self) -> None:
+        seen = [
+            item["clientId"] for page in self._pages("/clients", {}, "clients") for item in page
+        ]
+        self._check("GET /clients", seen, sorted(self._dataset.client_ids), ordered=False)
+
+    def _list_sessions(self, client_id: str) -> None:
+        pages = self._pages("/sessions", {"clientId": client_id}, "sessions")
+        seen = [item["sessionId"] for page in pages for item in page]
+        expected = list(self._dataset.session_ids[client_id])
+        self._check(f"GET /sessions?clientId={client_id}", seen, expected, ordered=True)
+
+    def _check(self, listing: str, seen: list[str], expected: list[str], ordered: bool) -> None:
+        duplicates = sorted(item for item, count in Counter(seen).items() if count > 1)
+        missing = sorted(set(expected) - set(seen))
+        unexpected = sorted(set(seen) - set(expected))
+        if duplicates or missing or unexpected:
+            self._error(
+                f"{listing}: {len(duplicates)} duplicated, {len(missing)} missing,"
+                f" {len(unexpected)} unexpected (e.g. {(duplicates + missing + unexpected)[:3]})"
+            )
+        elif ordered and seen != expected:
+            self._error(f"{listing}: every item once, but not newest first")
+        with self._report.lock:
+            self._report.listings_checked[listing.split("?")[0]] += 1
+            self._report.items_checked += len(seen)
+
+
+def run_load(
+    base_url: str,
+    dataset: Dataset,
+    clients: int = 8,
+    requests_per_client: int = 2000,
+    seed: int = 5,
+) -> LoadReport:
+    """`clients` threads, each sending about `requests_per_client` requests, mixed and checked.
+
+    A listing in progress when the budget runs out is finished, so a client may send a
+    few requests more than its budget; every one of them is counted.
+    """
+    report = LoadReport(clients=clients, requests_per_client=requests_per_client)
+    virtual_clients = [
+        _VirtualClient(base_url, dataset, requests_per_client, random.Random(seed + n), report)
+        for n in range(clients)
+    ]
+    threads = [threading.Thread(target=client.run) for client in virtual_clients]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    report.seconds = time.perf_counter() - started
+    return report
