@@ -26,14 +26,19 @@ def response_spec(route_key: str, status: int) -> dict[str, Any]:
 
 
 def schema_errors(schema: dict[str, Any], instance: Any) -> list[str]:
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    return [f"{error.instance_path}: {error.message}" for error in validator.iter_errors(instance)]
+
+
+@cache
+def _validator(schema_json: str) -> Any:
     # The components ride along in the root so that "#/components/..." references resolve.
     root = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "components": _document()["components"],
-        **schema,
+        **json.loads(schema_json),
     }
-    validator = jsonschema_rs.validator_for(root, validate_formats=True)
-    return [f"{error.instance_path}: {error.message}" for error in validator.iter_errors(instance)]
+    return jsonschema_rs.validator_for(root, validate_formats=True)
 
 
 def assert_conforms(route_key: str, response: dict[str, Any]) -> None:
