@@ -83,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="the handlers' folder (default handlers/ in the project)",
     )
+    code.add_argument(
+        "--stack-config",
+        type=Path,
+        default=PROJECT_ROOT / SETTINGS_FILE,
+        metavar="FILE",
+        help=f"the Pulumi stack config whose memory and timeout apply (default {SETTINGS_FILE})",
+    )
 
     dev = commands.add_parser(
         "dev", parents=[common, store, code], help="serve the app's routes locally"
@@ -128,9 +135,11 @@ def load_app(reference: str) -> App:
     return app
 
 
-def local_settings(root: Path = PROJECT_ROOT) -> Settings:
-    """The dev stack's settings (memory, timeout, auth), so local limits match the deployed ones."""
-    path = root / SETTINGS_FILE
+def local_settings(path: Path = PROJECT_ROOT / SETTINGS_FILE) -> Settings:
+    """The dev stack's settings (memory, timeout, auth), so local limits match the deployed ones.
+
+    Without the file, the defaults apply: the same ones Pulumi.yaml declares.
+    """
     config: dict[str, Any] = {}
     if path.is_file():
         import yaml
@@ -148,13 +157,21 @@ def local_settings(root: Path = PROJECT_ROOT) -> Settings:
     return Settings.load(LOCAL_STAGE_SETTINGS, get)
 
 
+def _settings(path: Path) -> Settings:
+    if path != PROJECT_ROOT / SETTINGS_FILE and not path.is_file():
+        raise UsageError(f"--stack-config {path} does not exist")
+    return local_settings(path)
+
+
 def _handlers_dir(path: Path) -> Path:
     if not path.is_dir():
         raise UsageError(f"--handlers {path} is not a folder")
     return path.resolve()
 
 
-def _deployment(app: App, handlers_dir: Path, store: Store, custom_endpoint: bool) -> Deployment:
+def _deployment(
+    app: App, handlers_dir: Path, settings: Settings, store: Store, custom_endpoint: bool
+) -> Deployment:
     from draht.local.store import dynamodb_client, ensure_tables
 
     region = LOCAL_REGION
@@ -171,7 +188,7 @@ def _deployment(app: App, handlers_dir: Path, store: Store, custom_endpoint: boo
     return Deployment(
         app=app,
         handlers_dir=handlers_dir,
-        settings=local_settings(),
+        settings=settings,
         store_endpoint=store.endpoint,
         table_arns=table_arns,
         region=region,
@@ -182,6 +199,7 @@ def _deployment(app: App, handlers_dir: Path, store: Store, custom_endpoint: boo
 def _dev(args: argparse.Namespace) -> int:
     app = load_app(args.app)
     handlers_dir = _handlers_dir(args.handlers)
+    settings = _settings(args.stack_config)
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port} must be from 0 to 65535")
     if args.reset and args.dynamodb_endpoint:
@@ -190,7 +208,8 @@ def _dev(args: argparse.Namespace) -> int:
         )
     console = Console()
     with open_store(args.data_dir, args.dynamodb_endpoint, reset=args.reset) as store:
-        deployment = _deployment(app, handlers_dir, store, args.dynamodb_endpoint is not None)
+        custom = args.dynamodb_endpoint is not None
+        deployment = _deployment(app, handlers_dir, settings, store, custom)
         asyncio.run(_serve(deployment, store, args.host, args.port, console))
     return 0
 
@@ -263,9 +282,11 @@ def parse_request_line(text: str, headers: Sequence[str], body: str) -> HttpRequ
 def _invoke(args: argparse.Namespace) -> int:
     app = load_app(args.app)
     handlers_dir = _handlers_dir(args.handlers)
+    settings = _settings(args.stack_config)
     request = parse_request_line(args.request, args.header, args.body)
     with open_store(args.data_dir, args.dynamodb_endpoint, share_running=True) as store:
-        deployment = _deployment(app, handlers_dir, store, args.dynamodb_endpoint is not None)
+        custom = args.dynamodb_endpoint is not None
+        deployment = _deployment(app, handlers_dir, settings, store, custom)
         outcome = asyncio.run(_invoke_once(deployment, request))
     if outcome.error is not None:
         print(outcome.error.rstrip(), file=sys.stderr)

@@ -1,0 +1,21 @@
+"""Scans the table named by ?table=, through the default session or a new one."""
+
+import boto3
+from botocore.exceptions import ClientError
+
+
+def handler(event, context):
+    query = event.get("queryStringParameters") or {}
+    session = boto3.session.Session() if query.get("session") == "own" else boto3
+    client = session.client("dynamodb")
+    try:
+        count = client.scan(TableName=query["table"])["Count"]
+    except ClientError as error:
+        return {
+            "exception": type(error).__name__,
+            "code": error.response["Error"]["Code"],
+            "message": error.response["Error"]["Message"],
+            "status": error.response["ResponseMetadata"]["HTTPStatusCode"],
+            "text": str(error),
+        }
+    return {"count": count}

@@ -1,0 +1,24 @@
+"""Results in each shape HTTP API knows, picked by ?kind=."""
+
+import base64
+
+
+def handler(event, context):
+    kind = (event.get("queryStringParameters") or {}).get("kind", "plain")
+    if kind == "plain":
+        return {"hello": "world", "count": 2}
+    if kind == "full":
+        return {
+            "statusCode": 201,
+            "headers": {"content-type": "text/plain", "x-answer": 42},
+            "cookies": ["a=1; Path=/", "b=2; HttpOnly"],
+            "body": "created",
+        }
+    if kind == "binary":
+        return {
+            "statusCode": 200,
+            "headers": {"content-type": "application/octet-stream"},
+            "body": base64.b64encode(bytes(range(256))).decode(),
+            "isBase64Encoded": True,
+        }
+    return {"statusCode": "not a status"}

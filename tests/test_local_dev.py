@@ -1,0 +1,405 @@
+"""`draht dev` driven over HTTP as a subprocess, with a real dynalite behind it.
+
+The test-only app (`tests/local_apps`) misbehaves on purpose; the real app is
+served from `draht/app.py` with the real handlers. Every server is stopped by a
+signal at the end, and its stop checks that no process of its is left.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from local_apps.declarations import app as test_app
+from local_apps.declarations import clients, sessions
+from local_apps.dev_process import TEST_APP, TEST_HANDLERS, DevProcess, alive, run_draht
+
+from draht.local.seed import sample_data
+from draht.local.store import local_table_name
+
+TIMEOUT_S = 1
+
+
+@pytest.fixture(scope="module")
+def stack_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("config") / "Pulumi.test.yaml"
+    path.write_text(f"config:\n  draht:timeout: {TIMEOUT_S}\n  draht:memory: 512\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def test_server(
+    tmp_path_factory: pytest.TempPathFactory, stack_config: Path
+) -> Iterator[DevProcess]:
+    """One server of the test app for the tests that only send it requests."""
+    server = DevProcess(
+        [
+            "--app",
+            TEST_APP,
+            "--handlers",
+            str(TEST_HANDLERS),
+            "--stack-config",
+            str(stack_config),
+            "--data-dir",
+            str(tmp_path_factory.mktemp("data")),
+        ]
+    )
+    yield server
+    server.stop()
+
+
+def _json(reply_body: bytes) -> dict:  # type: ignore[type-arg]
+    return json.loads(reply_body)  # type: ignore[no-any-return]
+
+
+# The real app, its routes and its data ------------------------------------------------------
+
+
+def test_real_app_serves_every_route_and_the_seeded_data(tmp_path: Path) -> None:
+    seeded = run_draht("seed", "--data-dir", str(tmp_path))
+    assert seeded.returncode == 0, seeded.stderr
+    sample = sample_data(__import__("datetime").datetime.now(__import__("datetime").UTC))
+    client_id = sample.clients[0]["clientId"]
+    server = DevProcess(["--data-dir", str(tmp_path)])
+    try:
+        health = server.request("/health")
+        assert health.status == 200
+        assert _json(health.body)["status"] == "ok"
+        listed = server.request("/clients?limit=100")
+        assert listed.status == 200
+        names = {client["name"] for client in _json(listed.body)["clients"]}
+        assert names == {client["name"] for client in sample.clients}
+        page = server.request(f"/sessions?clientId={client_id}&limit=5")
+        assert page.status == 200
+        started = [s["startedAt"] for s in _json(page.body)["sessions"]]
+        assert len(started) == 5
+        assert started == sorted(started, reverse=True)
+        server.wait_for(r"^GET /sessions 200 ListSessions cold [\d.]+ ms$")
+    finally:
+        server.stop(signal.SIGINT)
+
+
+def test_banner_lists_routes_functions_tables_store_and_auth(tmp_path: Path) -> None:
+    server = DevProcess(["--data-dir", str(tmp_path)])
+    try:
+        server.wait_for(r"GET /sessions\s+-> ListSessions\s+-> Sessions \(Query\)\s+\[iam auth")
+        server.wait_for(r"^store\s+dynalite at http://127\.0\.0\.1:\d+, data in .*store")
+        server.wait_for(r"^auth\s+2 protected route\(s\) served without auth here")
+    finally:
+        server.stop()
+
+
+def test_no_route_is_api_gateways_404(test_server: DevProcess) -> None:
+    for method, path in (("GET", "/nowhere"), ("DELETE", "/echo"), ("GET", "/echo/more")):
+        reply = test_server.request(path, method=method)
+        assert (reply.status, _json(reply.body)) == (404, {"message": "Not Found"})
+    test_server.wait_for(r"^GET /echo/more 404 - - [\d.]+ ms$")
+
+
+def test_data_survives_a_restart_and_reset_empties_it(tmp_path: Path) -> None:
+    assert run_draht("seed", "--data-dir", str(tmp_path)).returncode == 0
+    first = DevProcess(["--data-dir", str(tmp_path)])
+    try:
+        assert len(_json(first.request("/clients?limit=100").body)["clients"]) == 6
+    finally:
+        first.stop()
+    again = DevProcess(["--data-dir", str(tmp_path)])
+    try:
+        assert len(_json(again.request("/clients?limit=100").body)["clients"]) == 6
+    finally:
+        again.stop()
+    reset = DevProcess(["--data-dir", str(tmp_path), "--reset"])
+    try:
+        assert _json(reset.request("/clients").body)["clients"] == []
+    finally:
+        reset.stop()
+
+
+def test_seed_while_dev_runs_goes_through_its_store(tmp_path: Path) -> None:
+    server = DevProcess(["--data-dir", str(tmp_path)])
+    try:
+        seeded = run_draht("seed", "--data-dir", str(tmp_path))
+        assert seeded.returncode == 0, seeded.stderr
+        assert f"of draht dev (pid {server.process.pid})" in seeded.stdout
+        assert len(_json(server.request("/clients?limit=100").body)["clients"]) == 6
+        second = run_draht("dev", "--port", "0", "--data-dir", str(tmp_path))
+        assert second.returncode == 1
+        assert second.stderr.count("\n") == 1
+        assert f"draht dev (pid {server.process.pid}" in second.stderr
+    finally:
+        server.stop()
+
+
+# Events and responses -----------------------------------------------------------------------
+
+
+def test_event_is_a_payload_format_2_event(test_server: DevProcess) -> None:
+    before_ms = int(time.time() * 1000)
+    reply = test_server.request(
+        "/echo?a=1&a=2&b=x%20y&empty=",
+        headers=[
+            ("X-Custom", "first"),
+            ("x-custom", "second"),
+            ("Cookie", "c1=v1; c2=v2"),
+            ("User-Agent", "draht-test"),
+        ],
+    )
+    assert reply.status == 200
+    event = _json(reply.body)["event"]
+    context = event.pop("requestContext")
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == "GET /echo"
+    assert event["rawPath"] == "/echo"
+    assert event["rawQueryString"] == "a=1&a=2&b=x%20y&empty="
+    assert event["queryStringParameters"] == {"a": "1,2", "b": "x y", "empty": ""}
+    assert event["cookies"] == ["c1=v1", "c2=v2"]
+    assert event["headers"]["x-custom"] == "first,second"
+    assert event["headers"]["user-agent"] == "draht-test"
+    assert "cookie" not in event["headers"]
+    assert all(name == name.lower() for name in event["headers"])
+    assert event["isBase64Encoded"] is False
+    assert "body" not in event
+    assert context["requestId"] == reply.headers["apigw-requestid"]
+    assert context["stage"] == "$default"
+    assert context["routeKey"] == "GET /echo"
+    assert context["accountId"] == "000000000000"
+    assert context["domainName"] == f"127.0.0.1:{test_server.port}"
+    assert context["http"] == {
+        "method": "GET",
+        "path": "/echo",
+        "protocol": "HTTP/1.1",
+        "sourceIp": "127.0.0.1",
+        "userAgent": "draht-test",
+    }
+    assert before_ms <= context["timeEpoch"] <= int(time.time() * 1000)
+    assert re.fullmatch(r"\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000", context["time"])
+
+
+def test_binary_bodies_arrive_base64_and_text_bodies_as_text(test_server: DevProcess) -> None:
+    binary = bytes(range(256))
+    reply = test_server.request(
+        "/echo", method="POST", headers=[("Content-Type", "image/png")], body=binary
+    )
+    event = _json(reply.body)["event"]
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == binary
+    text = '{"name": "Grüße"}'
+    reply = test_server.request(
+        "/echo",
+        method="POST",
+        headers=[("Content-Type", "application/json")],
+        body=text.encode(),
+    )
+    event = _json(reply.body)["event"]
+    assert (event["isBase64Encoded"], event["body"]) == (False, text)
+
+
+def test_path_parameters_come_from_the_route_template(test_server: DevProcess) -> None:
+    event = _json(test_server.request("/items/a%20b").body)["event"]
+    assert (event["routeKey"], event["pathParameters"]) == (
+        "GET /items/{itemId}",
+        {"itemId": "a b"},
+    )
+    event = _json(test_server.request("/files/x/y.txt").body)["event"]
+    assert event["pathParameters"] == {"path": "x/y.txt"}
+
+
+def test_worker_environment_holds_only_its_own_links(test_server: DevProcess) -> None:
+    body = _json(test_server.request("/echo").body)
+    environment = body["environment"]
+    links = {k for k in environment if k.startswith("DRAHT_RESOURCE_")}
+    assert links == {"DRAHT_RESOURCE_App", "DRAHT_RESOURCE_Sessions"}
+    assert json.loads(environment["DRAHT_RESOURCE_App"]) == {
+        "name": "drahttest",
+        "stage": "local",
+    }
+    linked = json.loads(environment["DRAHT_RESOURCE_Sessions"])
+    assert linked["name"] == local_table_name("drahttest", sessions)
+    assert linked["arn"].endswith(f":table/{linked['name']}")
+    assert environment["AWS_LAMBDA_FUNCTION_NAME"] == "Echo"
+    assert environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "512"
+    assert environment["AWS_REGION"] == "us-east-1"
+    assert environment["AWS_ENDPOINT_URL_DYNAMODB"].startswith("http://127.0.0.1:")
+    assert body["sys_path_0"] == str(TEST_HANDLERS)
+    context = body["context"]
+    assert uuid.UUID(context["aws_request_id"])
+    assert (context["function_name"], context["memory_limit_in_mb"]) == ("Echo", "512")
+    assert 0 < context["remaining_ms"] <= TIMEOUT_S * 1000
+
+
+def test_one_warm_worker_serves_requests_in_turn(test_server: DevProcess) -> None:
+    pids = {_json(test_server.request("/echo").body)["pid"] for _ in range(5)}
+    assert len(pids) == 1
+    test_server.wait_for(r"^GET /echo 200 Echo warm [\d.]+ ms$")
+
+
+def test_results_follow_http_apis_response_rules(test_server: DevProcess) -> None:
+    plain = test_server.request("/shape?kind=plain")
+    assert plain.status == 200
+    assert plain.headers["content-type"] == "application/json"
+    assert _json(plain.body) == {"hello": "world", "count": 2}
+    full = test_server.request("/shape?kind=full")
+    assert (full.status, full.body) == (201, b"created")
+    assert full.headers["content-type"] == "text/plain"
+    assert full.headers["x-answer"] == "42"
+    assert [v for k, v in full.header_list if k == "set-cookie"] == ["a=1; Path=/", "b=2; HttpOnly"]
+    binary = test_server.request("/shape?kind=binary")
+    assert binary.body == bytes(range(256))
+    malformed = test_server.request("/shape?kind=malformed")
+    assert (malformed.status, _json(malformed.body)) == (500, {"message": "Internal Server Error"})
+
+
+# Failures -----------------------------------------------------------------------------------
+
+
+def test_handler_exception_is_a_500_with_the_traceback_in_the_console(
+    test_server: DevProcess,
+) -> None:
+    reply = test_server.request("/fails")
+    assert (reply.status, _json(reply.body)) == (500, {"message": "Internal Server Error"})
+    test_server.wait_for(r"ValueError: the handler failed on purpose")
+    test_server.wait_for(r"^GET /fails 500 Fails (cold|warm) ")
+    assert test_server.request("/fails?ok=1").status == 200
+    test_server.wait_for(r"^GET /fails 200 Fails warm ")
+
+
+def test_worker_that_exits_is_a_500_and_is_replaced(test_server: DevProcess) -> None:
+    first = _json(test_server.request("/exits").body)["pid"]
+    reply = test_server.request("/exits?exit=1")
+    assert (reply.status, _json(reply.body)) == (500, {"message": "Internal Server Error"})
+    test_server.wait_for(r"Runtime exited with error: exit status 3")
+    replaced = test_server.request("/exits")
+    assert replaced.status == 200
+    assert _json(replaced.body)["pid"] != first
+    test_server.wait_for(r"^GET /exits 200 Exits cold ")
+
+
+def test_timeout_kills_the_worker_and_the_next_request_gets_a_fresh_one(
+    test_server: DevProcess,
+) -> None:
+    warm = _json(test_server.request("/sleeps?seconds=0").body)["pid"]
+    started = time.monotonic()
+    reply = test_server.request("/sleeps?seconds=30")
+    elapsed = time.monotonic() - started
+    assert (reply.status, _json(reply.body)) == (500, {"message": "Internal Server Error"})
+    assert TIMEOUT_S <= elapsed < TIMEOUT_S + 2
+    test_server.wait_for(rf"Task timed out after {TIMEOUT_S:.2f} seconds")
+    assert not alive(warm)
+    fresh = test_server.request("/sleeps?seconds=0")
+    assert fresh.status == 200
+    assert _json(fresh.body)["pid"] != warm
+
+
+# IAM ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("session", ["default", "own"])
+def test_iam_denies_a_table_the_function_is_not_linked_to(
+    test_server: DevProcess, session: str
+) -> None:
+    other = local_table_name(test_app.name, sessions)
+    denied = _json(test_server.request(f"/cross?table={other}&session={session}").body)
+    resource = f"arn:aws:dynamodb:us-east-1:000000000000:table/{other}"
+    message = (
+        "User: arn:aws:sts::000000000000:assumed-role/drahttest-local-CrossReader/CrossReader"
+        f" is not authorized to perform: dynamodb:Scan on resource: {resource}"
+        " because no identity-based policy allows the dynamodb:Scan action"
+    )
+    assert denied == {
+        "exception": "ClientError",
+        "code": "AccessDeniedException",
+        "message": message,
+        "status": 400,
+        "text": f"An error occurred (AccessDeniedException) when calling the Scan operation: {message}",
+    }
+    own = local_table_name(test_app.name, clients)
+    allowed = _json(test_server.request(f"/cross?table={own}&session={session}").body)
+    assert allowed == {"count": 0}
+
+
+# Hot reload ---------------------------------------------------------------------------------
+
+
+def test_a_changed_handler_is_served_on_the_next_request(tmp_path: Path) -> None:
+    handlers = tmp_path / "handlers"
+    shutil.copytree(TEST_HANDLERS, handlers)
+    server = DevProcess(
+        ["--app", TEST_APP, "--handlers", str(handlers), "--data-dir", str(tmp_path / "data")]
+    )
+    try:
+        assert _json(server.request("/version").body) == {"version": "one"}
+        source = handlers / "version.py"
+        source.write_text(source.read_text().replace('"one"', '"two"'))
+        # Some file systems keep coarse modification times; the size changes either way.
+        stat = source.stat()
+        os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+        assert _json(server.request("/version").body) == {"version": "two"}
+        server.wait_for(r"^handlers changed")
+        server.wait_for(r"^GET /version 200 Version cold ")
+    finally:
+        server.stop()
+
+
+# The command line ---------------------------------------------------------------------------
+
+
+def test_invoke_runs_one_request_through_a_worker(tmp_path: Path) -> None:
+    result = run_draht(
+        "invoke",
+        "GET /echo?x=1",
+        "--app",
+        TEST_APP,
+        "--handlers",
+        str(TEST_HANDLERS),
+        "--data-dir",
+        str(tmp_path),
+        "-H",
+        "X-Trace: abc",
+    )
+    assert result.returncode == 0, result.stderr
+    head, _, body = result.stdout.partition("\n\n")
+    assert head.splitlines()[0] == "HTTP 200"
+    event = json.loads(body)["event"]
+    assert (event["rawQueryString"], event["headers"]["x-trace"]) == ("x=1", "abc")
+    assert "Echo cold" in result.stderr
+
+
+def test_openapi_prints_the_document() -> None:
+    result = run_draht("openapi")
+    assert result.returncode == 0, result.stderr
+    assert set(json.loads(result.stdout)["paths"]) == {"/health", "/sessions", "/clients"}
+
+
+def test_without_node_dev_fails_with_one_line_naming_what_to_do(tmp_path: Path) -> None:
+    environment = {**os.environ, "PATH": str(tmp_path)}
+    result = run_draht("dev", "--port", "0", "--data-dir", str(tmp_path), env=environment)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "Node.js" in result.stderr
+    assert "--dynamodb-endpoint" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("arguments", "complaint"),
+    [
+        (["dev", "--port", "many"], "invalid int value"),
+        (["dev", "--app", "draht.app"], "must look like module:attribute"),
+        (["dev", "--app", "draht.app:nothing"], "is not an App declaration"),
+        (["dev", "--reset", "--dynamodb-endpoint", "http://127.0.0.1:1"], "--reset"),
+        (["invoke", "/health"], "must look like"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_status_2(arguments: list[str], complaint: str) -> None:
+    result = run_draht(*arguments)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert complaint in result.stderr
