@@ -21,6 +21,7 @@ from pulumi.runtime.mocks import MockMonitor
 
 from draht.settings import NAMESPACE
 
+PROJECT = "draht"
 REGION = "eu-central-1"
 ACCOUNT = "123456789012"
 
@@ -34,7 +35,6 @@ class Recorded:
     parent: str
     provider: str
     """`<provider urn>::<provider id>`, or empty for the default provider and for components."""
-    custom: bool
     protect: bool
     retain_on_delete: bool
     inputs: dict[str, Any]
@@ -138,7 +138,6 @@ class _RecordingMonitor(MockMonitor):  # type: ignore[misc]  # pulumi is not typ
                     urn=response.urn,
                     parent=request.parent,
                     provider=request.provider,
-                    custom=request.custom,
                     protect=request.protect,
                     retain_on_delete=request.retainOnDelete,
                     inputs=inputs,
@@ -152,17 +151,19 @@ def synthesize(
     program: Callable[[], None],
     stack: str,
     config: Mapping[str, str] | None = None,
-    project: str = "draht",
 ) -> Synthesis:
-    """Run `program` as the Pulumi program of `stack` with `config` (keys without `draht:`).
+    """Run `program` as the Pulumi program of `stack` in project `draht`.
+
+    `config` keys without a namespace are `draht:` keys (`auth`); others keep theirs
+    (`aws:region`).
 
     Raises what the program raises, so a bad config can be asserted on.
     """
     # A fresh root stack per run: otherwise exports of an earlier run would linger.
-    pulumi.runtime.reset_options(project=project, stack=stack)
+    pulumi.runtime.reset_options(project=PROJECT, stack=stack)
     mocks = _RecordingMocks()
     monitor = _RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(
         {
             key if ":" in key else f"{NAMESPACE}:{key}": value

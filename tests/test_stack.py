@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 
 from draht.app import app
+from draht.model import App, DeclarationError, Function, Route
 from draht.package import handler_files
-from draht.stack import main, resource_name
+from draht.settings import Settings
+from draht.stack import build, main, resource_name
 from draht.synth import Recorded, Synthesis, synthesize
 
 TABLE = "aws:dynamodb/table:Table"
@@ -266,6 +268,13 @@ def test_each_zip_holds_only_the_files_its_handler_imports(dev: Synthesis) -> No
         assert names == list(handler_files(declared))
         assert f"{declared.module}.py" in names
         assert not [n for n in names if "__pycache__" in n or n.startswith("test")]
+
+
+def test_a_handler_file_that_does_not_exist_stops_the_program(tmp_path: Path) -> None:
+    missing = Function("Missing", handler="missing.handler")
+    declared = App(name="draht", tables=(), routes=(Route("GET /missing", missing),))
+    with pytest.raises(DeclarationError, match=r"handlers/missing\.py does not exist"):
+        synthesize(lambda: build(declared, Settings(stage="dev"), tmp_path), "dev")
 
 
 def test_source_code_hash_is_the_hash_of_the_uploaded_zip(dev: Synthesis) -> None:
