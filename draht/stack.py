@@ -100,7 +100,9 @@ def build(
                 function=function,
                 app_value=model.app_value(app, stage),
                 tables={name: LinkedTable(t.name, t.arn) for name, t in tables.items()},
-                code_path=code_path,
+                # Relative to the CLI's working directory, the project root: the state then
+                # records the same path on every machine that deploys.
+                code_path=Path(os.path.relpath(code_path)),
                 code_hash=archive.sha256_base64,
                 memory_mb=settings.memory_mb,
                 timeout_s=settings.timeout_s,

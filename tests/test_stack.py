@@ -270,6 +270,11 @@ def test_each_zip_holds_only_the_files_its_handler_imports(dev: Synthesis) -> No
         assert not [n for n in names if "__pycache__" in n or n.startswith("test")]
 
 
+def test_zip_paths_do_not_depend_on_where_the_project_is_checked_out(dev: Synthesis) -> None:
+    paths = [Path(r.inputs["code"].path) for r in dev.of_type(FUNCTION)]
+    assert paths and not [path for path in paths if path.is_absolute()]
+
+
 def test_a_handler_file_that_does_not_exist_stops_the_program(tmp_path: Path) -> None:
     missing = Function("Missing", handler="missing.handler")
     declared = App(name="draht", tables=(), routes=(Route("GET /missing", missing),))
