@@ -17,6 +17,8 @@ from draht.local.store import Dynalite
 BASE64URL_ALPHABET = string.ascii_letters + string.digits + "-_"
 ALICE = "alice"
 BOB = "bob"
+# Separators, escapes, control and astral characters, at the longest clientId allowed.
+UNUSUAL = ('#:%\\"\x00\n é💥' * 26)[:256]
 
 
 def _session(client_id: str, n: int) -> dict[str, Any]:
@@ -36,7 +38,7 @@ def api(dynalite: Dynalite) -> Iterator[Handlers]:
     put_items(
         dynalite.endpoint,
         tables["Sessions"],
-        [_session(c, n) for c in (ALICE, BOB) for n in range(4)],
+        [_session(c, n) for c in (ALICE, BOB, UNUSUAL) for n in range(4)],
     )
     clients = [
         {"clientId": {"S": c}, "name": {"S": c}, "createdAt": {"S": "2026-01-01T00:00:00Z"}}
@@ -212,3 +214,17 @@ def test_a_cursor_for_a_client_id_that_no_longer_exists_still_works(api: Handler
     cursor = _forge([1, "GET /clients", "", "aardvark-deleted"])
     reply = api.call("GET /clients", {"cursor": cursor})
     assert reply.status == 200
+
+
+def test_cursors_page_through_an_unusual_client_id(api: Handlers) -> None:
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        query = {"clientId": UNUSUAL, "limit": "1", **({"cursor": cursor} if cursor else {})}
+        reply = api.call("GET /sessions", query)
+        assert reply.status == 200, reply.body
+        seen += [session["sessionId"] for session in reply.body["sessions"]]
+        cursor = reply.body["nextCursor"]
+        if cursor is None:
+            break
+    assert seen == [f"{UNUSUAL}-{n}" for n in (3, 2, 1, 0)]
