@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from draht.app import app
+from draht.components.http_api import source_arn_path
 from draht.model import App, DeclarationError, Function, Route
 from draht.package import handler_files
 from draht.settings import Settings
@@ -408,6 +409,11 @@ def test_every_permission_names_its_own_route(stack: Synthesis) -> None:
         method, path = key.split(" ")
         (permission,) = permissions_of(stack, function_name)
         assert permission.inputs["sourceArn"] == f"{execution_arn(stack)}/*/{method}{path}"
+
+
+def test_a_path_parameter_is_matched_by_one_segment_in_the_source_arn() -> None:
+    route = Route("GET /sessions/{id}", app.function("ListSessions"))
+    assert source_arn_path(route) == "GET/sessions/*"
 
 
 def test_permissions_let_only_api_gateway_invoke(dev: Synthesis) -> None:

@@ -51,13 +51,6 @@ class HttpApiArgs:
     log_retention_days: int
 
 
-@dataclass(frozen=True)
-class ApiRoute:
-    integration: aws.apigatewayv2.Integration
-    route: aws.apigatewayv2.Route
-    permission: aws.lambda_.Permission
-
-
 def slug(route_key: str) -> str:
     """`GET /sessions/{id}` -> `get-sessions-id`: a route's part in its resources' names."""
     return "-".join(re.findall(r"[a-z0-9]+", route_key.lower()))
@@ -114,7 +107,7 @@ class HttpApi(pulumi.ComponentResource):  # type: ignore[misc]  # pulumi is not 
         self.execution_arn = self._api.execution_arn
         self.register_outputs({"url": self.url, "executionArn": self.execution_arn})
 
-    def route(self, route: model.Route, function: Function) -> ApiRoute:
+    def route(self, route: model.Route, function: Function) -> None:
         """Serve `route` with `function`; only this route may invoke it."""
         name = f"{self._name}-{slug(route.key)}"
         child = pulumi.ResourceOptions(parent=self)
@@ -128,7 +121,7 @@ class HttpApi(pulumi.ComponentResource):  # type: ignore[misc]  # pulumi is not 
             opts=child,
         )
         authorization = "NONE" if route.auth == "public" else _AUTHORIZATION_TYPES[self._args.auth]
-        api_route = aws.apigatewayv2.Route(
+        aws.apigatewayv2.Route(
             name,
             api_id=self._api.id,
             route_key=route.key,
@@ -137,7 +130,7 @@ class HttpApi(pulumi.ComponentResource):  # type: ignore[misc]  # pulumi is not 
             authorizer_id=self._jwt_authorizer_id if authorization == "JWT" else None,
             opts=child,
         )
-        permission = aws.lambda_.Permission(
+        aws.lambda_.Permission(
             name,
             action="lambda:InvokeFunction",
             function=function.name,
@@ -145,4 +138,3 @@ class HttpApi(pulumi.ComponentResource):  # type: ignore[misc]  # pulumi is not 
             source_arn=pulumi.Output.concat(self.execution_arn, "/*/", source_arn_path(route)),
             opts=child,
         )
-        return ApiRoute(integration=integration, route=api_route, permission=permission)
