@@ -411,7 +411,7 @@ def test_every_permission_names_its_own_route(stack: Synthesis) -> None:
         assert permission.inputs["sourceArn"] == f"{execution_arn(stack)}/*/{method}{path}"
 
 
-def test_a_path_parameter_is_matched_by_one_segment_in_the_source_arn() -> None:
+def test_a_path_parameter_becomes_a_wildcard_in_the_source_arn() -> None:
     route = Route("GET /sessions/{id}", app.function("ListSessions"))
     assert source_arn_path(route) == "GET/sessions/*"
 
