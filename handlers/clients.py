@@ -6,7 +6,7 @@ from http import HTTPStatus
 from typing import Any
 
 from _lib import cursor
-from _lib.dynamo import client, plain, read_page
+from _lib.dynamo import client, read_page
 from _lib.http import Response, json_response, parse_limit, serve
 from _lib.resource import Resource
 
@@ -30,11 +30,11 @@ def list_clients(parameters: dict[str, str], request_id: str) -> Response:
     if "cursor" in parameters:
         client_id = cursor.decode(parameters["cursor"], ROUTE, SCOPE, _is_client_id)
         start = {"clientId": {"S": client_id}}
-    items, more = read_page(dynamodb.scan, {"TableName": TABLE}, limit, start)
-    next_cursor = cursor.encode(ROUTE, SCOPE, items[-1]["clientId"]["S"]) if more else None
-    return json_response(
-        HTTPStatus.OK, {"clients": [plain(item) for item in items], "nextCursor": next_cursor}
+    clients, resume_after = read_page(dynamodb.scan, {"TableName": TABLE}, limit, start)
+    next_cursor = (
+        cursor.encode(ROUTE, SCOPE, resume_after["clientId"]["S"]) if resume_after else None
     )
+    return json_response(HTTPStatus.OK, {"clients": clients, "nextCursor": next_cursor})
 
 
 def _is_client_id(position: str) -> bool:

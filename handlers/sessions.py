@@ -7,7 +7,7 @@ from http import HTTPStatus
 from typing import Any
 
 from _lib import cursor
-from _lib.dynamo import client, plain, read_page
+from _lib.dynamo import client, read_page
 from _lib.http import Response, json_response, parse_limit, required_text, serve
 from _lib.resource import Resource
 
@@ -34,7 +34,7 @@ def list_sessions(parameters: dict[str, str], request_id: str) -> Response:
     if "cursor" in parameters:
         sort_key = cursor.decode(parameters["cursor"], ROUTE, client_id, _is_sort_key)
         start = {"pk": partition, "sk": {"S": sort_key}}
-    items, more = read_page(
+    sessions, resume_after = read_page(
         dynamodb.query,
         {
             "TableName": TABLE,
@@ -44,12 +44,10 @@ def list_sessions(parameters: dict[str, str], request_id: str) -> Response:
         },
         limit,
         start,
+        hidden=KEY_ATTRIBUTES,
     )
-    next_cursor = cursor.encode(ROUTE, client_id, items[-1]["sk"]["S"]) if more else None
-    return json_response(
-        HTTPStatus.OK,
-        {"sessions": [plain(item, KEY_ATTRIBUTES) for item in items], "nextCursor": next_cursor},
-    )
+    next_cursor = cursor.encode(ROUTE, client_id, resume_after["sk"]["S"]) if resume_after else None
+    return json_response(HTTPStatus.OK, {"sessions": sessions, "nextCursor": next_cursor})
 
 
 def _is_sort_key(position: str) -> bool:

@@ -280,6 +280,36 @@ def test_clients_are_read_by_scan_only(api: Handlers, operations: list[str]) -> 
     assert set(operations) == {"Scan"}
 
 
+LAMBDA_RESPONSE_MAX_BYTES = 6 * 1024 * 1024
+
+
+def test_pages_of_large_items_stay_within_lambdas_response_limit(dynalite: Dynalite) -> None:
+    # Quotes double when the body is escaped, and again in Lambda's response envelope.
+    notes = '"' * 300_000
+    tables = create_tables(dynalite.endpoint, "large-items")
+    put_items(
+        dynalite.endpoint,
+        tables["Clients"],
+        [_client(f"big{n}", notes={"S": notes}) for n in range(10)],
+    )
+    seen: list[str] = []
+    with loaded_handlers(dynalite.endpoint, tables) as handlers:
+        cursor: str | None = None
+        while True:
+            event = api_event(
+                "GET /clients", {"limit": "100", **({"cursor": cursor} if cursor else {})}
+            )
+            response = handlers.clients.handler(event, None)
+            assert len(json.dumps(response)) <= LAMBDA_RESPONSE_MAX_BYTES
+            body = json.loads(response["body"])
+            assert body["clients"], "a page is never empty"
+            seen += [client["clientId"] for client in body["clients"]]
+            cursor = body["nextCursor"]
+            if cursor is None:
+                break
+    assert sorted(seen) == [f"big{n}" for n in range(10)]
+
+
 # --- what each function calls is what its link grants --------------------------------------
 
 

@@ -7,6 +7,7 @@ import time; health loads it lazily, for its deep check.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,9 @@ THROTTLING_CODES = frozenset(
         "ServiceUnavailable",
     }
 )
+
+# Lambda returns at most 6 MiB (6,291,456 bytes); the rest is headroom for the envelope.
+PAGE_BYTES_MAX = 5_000_000
 
 Item = dict[str, Any]
 Key = dict[str, Any]
@@ -86,24 +90,41 @@ def read_page(
     parameters: Mapping[str, Any],
     limit: int,
     start: Key | None,
-) -> tuple[list[Item], bool]:
-    """Up to `limit` items after `start`, and whether at least one more exists.
+    hidden: frozenset[str] = frozenset(),
+) -> tuple[list[dict[str, Any]], Item | None]:
+    """Up to `limit` plain items after `start`, and the last one as stored if more follow.
 
     Asking for one item more than the page holds is what keeps the last page from
     carrying a cursor when the item count is an exact multiple of the limit: DynamoDB
-    returns a LastEvaluatedKey whenever a page fills, even if nothing follows. The loop
-    only repeats when DynamoDB stops early at its 1 MB response limit.
+    returns a LastEvaluatedKey whenever a page fills, even if nothing follows. A page
+    also ends early, with at least one item, before its response would outgrow what
+    Lambda can return. The loop only repeats when DynamoDB stops at its 1 MB limit.
     """
-    items: list[Item] = []
+    page: list[dict[str, Any]] = []
+    last: Item | None = None
+    size = 0
     while True:
-        request = {**parameters, "Limit": limit + 1 - len(items)}
+        request = {**parameters, "Limit": limit + 1 - len(page)}
         if start is not None:
             request["ExclusiveStartKey"] = start
         response = call(operation, **request)
-        items.extend(response.get("Items", []))
+        for item in response.get("Items", []):
+            if len(page) == limit:
+                return page, last
+            converted = plain(item, hidden)
+            size += response_bytes(converted)
+            if page and size > PAGE_BYTES_MAX:
+                return page, last
+            page.append(converted)
+            last = item
         start = response.get("LastEvaluatedKey")
-        if len(items) > limit or start is None:
-            return items[:limit], len(items) > limit
+        if start is None:
+            return page, None
+
+
+def response_bytes(value: Any) -> int:
+    """An upper bound on what `value` adds to a Lambda response: JSON, escaped again as the body."""
+    return len(json.dumps(json.dumps(value)))
 
 
 def plain(item: Mapping[str, Any], hidden: frozenset[str] = frozenset()) -> dict[str, Any]:
