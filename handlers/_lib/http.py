@@ -19,8 +19,10 @@ from typing import Any
 Response = dict[str, Any]
 
 logger = logging.getLogger("draht")
-# Lambda's text log format leaves the root logger at WARNING; the request line is INFO.
-logger.setLevel(os.environ.get("AWS_LAMBDA_LOG_LEVEL", "INFO").upper())
+# With JSON logs Lambda sets AWS_LAMBDA_LOG_LEVEL and the root logger's level from it; without,
+# the root logger stays at WARNING and would drop the request line, which is INFO.
+if "AWS_LAMBDA_LOG_LEVEL" not in os.environ:
+    logger.setLevel(logging.INFO)
 
 LIMIT_DEFAULT = 25
 LIMIT_MAX = 100
