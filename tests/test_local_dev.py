@@ -16,7 +16,9 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from local_apps.declarations import app as test_app
@@ -57,8 +59,8 @@ def test_server(
     server.stop()
 
 
-def _json(reply_body: bytes) -> dict:  # type: ignore[type-arg]
-    return json.loads(reply_body)  # type: ignore[no-any-return]
+def _json(reply_body: bytes) -> Any:
+    return json.loads(reply_body)
 
 
 # The real app, its routes and its data ------------------------------------------------------
@@ -67,7 +69,7 @@ def _json(reply_body: bytes) -> dict:  # type: ignore[type-arg]
 def test_real_app_serves_every_route_and_the_seeded_data(tmp_path: Path) -> None:
     seeded = run_draht("seed", "--data-dir", str(tmp_path))
     assert seeded.returncode == 0, seeded.stderr
-    sample = sample_data(__import__("datetime").datetime.now(__import__("datetime").UTC))
+    sample = sample_data(datetime.now(UTC))
     client_id = sample.clients[0]["clientId"]
     server = DevProcess(["--data-dir", str(tmp_path)])
     try:
@@ -319,7 +321,8 @@ def test_iam_denies_a_table_the_function_is_not_linked_to(
         "code": "AccessDeniedException",
         "message": message,
         "status": 400,
-        "text": f"An error occurred (AccessDeniedException) when calling the Scan operation: {message}",
+        "text": "An error occurred (AccessDeniedException) when calling the Scan operation: "
+        + message,
     }
     own = local_table_name(test_app.name, clients)
     allowed = _json(test_server.request(f"/cross?table={own}&session={session}").body)

@@ -1,0 +1,149 @@
+"""The local runtime's pure parts: IAM decisions, routing, response rules and the sample data."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from draht.app import app
+from draht.local.events import HttpRequest, MalformedResponse, Router, build_event, http_response
+from draht.local.iam import Policy, denial_message, dynamodb_access
+from draht.local.seed import SESSION_COUNT, sample_data, seed
+from draht.local.store import Dynalite, dynamodb_client, ensure_tables, local_table_name
+from draht.model import Function, Route, Table, policy_statements
+
+PREFIX = "arn:aws:dynamodb:us-east-1:000000000000:table/"
+ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
+def test_policy_allows_only_the_linked_action_on_the_linked_table() -> None:
+    function = app.function("ListSessions")
+    policy = Policy(
+        policy_statements(function, {"Sessions": PREFIX + "s", "Clients": PREFIX + "c"})
+    )
+    assert policy.decide("dynamodb:Query", PREFIX + "s") == "allow"
+    assert policy.decide("dynamodb:query", PREFIX + "s") == "allow"
+    assert policy.decide("dynamodb:Scan", PREFIX + "s") == "implicit-deny"
+    assert policy.decide("dynamodb:Query", PREFIX + "c") == "implicit-deny"
+    assert policy.decide("dynamodb:Query", PREFIX + "s/index/byDate") == "implicit-deny"
+
+
+def test_an_explicit_deny_wins_over_an_allow() -> None:
+    policy = Policy(
+        [
+            {"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"},
+            {"Effect": "Deny", "Action": ["dynamodb:Delete*"], "Resource": [PREFIX + "s"]},
+        ]
+    )
+    assert policy.decide("dynamodb:GetItem", PREFIX + "s") == "allow"
+    assert policy.decide("dynamodb:DeleteItem", PREFIX + "s") == "explicit-deny"
+
+
+def test_each_table_of_a_batch_or_transaction_is_checked() -> None:
+    batch = dynamodb_access("BatchGetItem", {"RequestItems": {"a": {}, "b": {}}}, PREFIX)
+    assert batch == [
+        ("dynamodb:BatchGetItem", PREFIX + "a"),
+        ("dynamodb:BatchGetItem", PREFIX + "b"),
+    ]
+    items: list[dict[str, Any]] = [
+        {"Put": {"TableName": "a"}},
+        {"ConditionCheck": {"TableName": "b"}},
+    ]
+    transaction = dynamodb_access("TransactWriteItems", {"TransactItems": items}, PREFIX)
+    assert transaction == [
+        ("dynamodb:PutItem", PREFIX + "a"),
+        ("dynamodb:ConditionCheckItem", PREFIX + "b"),
+    ]
+    index = dynamodb_access("Query", {"TableName": "a", "IndexName": "i"}, PREFIX)
+    assert index == [("dynamodb:Query", PREFIX + "a/index/i")]
+    assert dynamodb_access("ListTables", {}, PREFIX) == [("dynamodb:ListTables", "*")]
+
+
+def test_denial_messages_have_aws_shape() -> None:
+    caller = "arn:aws:sts::000000000000:assumed-role/r/F"
+    assert denial_message(caller, "dynamodb:ListTables", "*", "implicit-deny") == (
+        f"User: {caller} is not authorized to perform: dynamodb:ListTables"
+        " because no identity-based policy allows the dynamodb:ListTables action"
+    )
+    assert denial_message(caller, "dynamodb:Scan", PREFIX + "a", "explicit-deny") == (
+        f"User: {caller} is not authorized to perform: dynamodb:Scan on resource: {PREFIX}a"
+        " with an explicit deny in an identity-based policy"
+    )
+
+
+def _route(key: str) -> Route:
+    return Route(key, Function("F", handler="f.handler"))
+
+
+def test_router_prefers_the_exact_route_then_the_most_specific_template() -> None:
+    routes = [_route("GET /a/{id}"), _route("GET /a/b"), _route("GET /a/{rest+}")]
+    router = Router(routes)
+    assert router.match("GET", "/a/b") == (routes[1], {})
+    assert router.match("GET", "/a/c") == (routes[0], {"id": "c"})
+    assert router.match("GET", "/a/c/d") == (routes[2], {"rest": "c/d"})
+    assert router.match("POST", "/a/b") is None
+    assert router.match("GET", "/a") is None
+
+
+def test_event_without_body_or_query_omits_them() -> None:
+    event = build_event(HttpRequest("GET", "/a"), _route("GET /a"), {}, "id", now_ms=0)
+    assert "queryStringParameters" not in event
+    assert "body" not in event
+    assert "cookies" not in event
+    assert event["requestContext"]["time"] == "01/Jan/1970:00:00:00 +0000"
+
+
+def test_any_json_result_without_status_code_is_a_200_json_body() -> None:
+    response = http_response([1, "two"])
+    assert (response.status, response.body) == (200, b'[1, "two"]')
+    assert response.headers == [("content-type", "application/json")]
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"statusCode": "200"},
+        {"statusCode": 99},
+        {"statusCode": 200, "body": {"not": "a string"}},
+        {"statusCode": 200, "body": "***", "isBase64Encoded": True},
+        {"statusCode": 200, "headers": {"x": ["a", "b"]}},
+        {"statusCode": 200, "cookies": "a=1"},
+    ],
+)
+def test_results_http_api_cannot_use_are_refused(result: dict[str, Any]) -> None:
+    with pytest.raises(MalformedResponse):
+        http_response(result)
+
+
+def test_sample_data_follows_the_documented_layout() -> None:
+    data = sample_data(datetime(2026, 11, 26, 12, tzinfo=UTC))
+    assert len(data.clients) == 6
+    assert len(data.sessions) == SESSION_COUNT
+    for client in data.clients:
+        assert ISO_UTC.fullmatch(client["createdAt"])
+        assert client["name"]
+    clients_with_sessions = {session["clientId"] for session in data.sessions}
+    assert clients_with_sessions == {client["clientId"] for client in data.clients}
+    for session in data.sessions:
+        assert session["pk"] == f"CLIENT#{session['clientId']}"
+        assert session["sk"] == f"SESSION#{session['startedAt']}#{session['sessionId']}"
+        assert ISO_UTC.fullmatch(session["startedAt"])
+        assert session["startedAt"] <= "2026-11-26T12:00:00Z"
+    days = {session["startedAt"][:10] for session in data.sessions}
+    assert len(days) > 30
+
+
+def test_seeding_twice_replaces_the_sample_and_keeps_other_data(dynalite: Dynalite) -> None:
+    client = dynamodb_client(dynalite.endpoint)
+    tables: tuple[Table, ...] = app.tables
+    ensure_tables(client, "seedtest", tables)
+    sessions_table = local_table_name("seedtest", app.tables[0])
+    other = {"pk": {"S": "CLIENT#other"}, "sk": {"S": "SESSION#2020-01-01T00:00:00Z#x"}}
+    client.put_item(TableName=sessions_table, Item=other)
+    seed_app = type(app)(name="seedtest", tables=app.tables, routes=app.routes)
+    seed(client, seed_app, now=datetime(2026, 11, 20, tzinfo=UTC))
+    seed(client, seed_app, now=datetime(2026, 11, 26, tzinfo=UTC))
+    assert client.scan(TableName=sessions_table, Select="COUNT")["Count"] == SESSION_COUNT + 1
