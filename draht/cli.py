@@ -68,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
         "--data-dir",
         type=Path,
         default=PROJECT_ROOT / ".draht",
+        metavar="DIR",
         help="the local store's folder (default .draht/ in the project)",
     )
     store.add_argument(
@@ -83,16 +84,17 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="the handlers' folder (default handlers/ in the project)",
     )
-    code.add_argument(
+    stack = _Parser(add_help=False)
+    stack.add_argument(
         "--stack-config",
         type=Path,
         default=PROJECT_ROOT / SETTINGS_FILE,
         metavar="FILE",
-        help=f"the Pulumi stack config whose memory and timeout apply (default {SETTINGS_FILE})",
+        help=f"the Pulumi stack config for memory, timeout and auth (default {SETTINGS_FILE})",
     )
 
     dev = commands.add_parser(
-        "dev", parents=[common, store, code], help="serve the app's routes locally"
+        "dev", parents=[common, store, code, stack], help="serve the app's routes locally"
     )
     dev.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     dev.add_argument("--host", default="127.0.0.1", help="the address to listen on")
@@ -101,7 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("seed", parents=[common, store], help="load the sample data set")
 
     invoke = commands.add_parser(
-        "invoke", parents=[common, store, code], help="run one request and print the response"
+        "invoke",
+        parents=[common, store, code, stack],
+        help="run one request and print the response",
     )
     invoke.add_argument("request", metavar='"METHOD /path?query"')
     invoke.add_argument(
@@ -114,7 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     invoke.add_argument("--body", default="", help="the request body")
 
-    commands.add_parser("openapi", parents=[common], help="print the OpenAPI document")
+    commands.add_parser(
+        "openapi", parents=[common, stack], help="print the OpenAPI document for the stack's auth"
+    )
     return parser
 
 
@@ -307,7 +313,8 @@ async def _invoke_once(deployment: Deployment, request: HttpRequest) -> Outcome:
 def _openapi(args: argparse.Namespace) -> int:
     from draht.openapi import document
 
-    print(json.dumps(document(load_app(args.app)), indent=2))
+    settings = _settings(args.stack_config)
+    print(json.dumps(document(load_app(args.app), auth=settings.auth), indent=2))
     return 0
 
 

@@ -8,6 +8,7 @@ signal at the end, and its stop checks that no process of its is left.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -244,6 +246,33 @@ def test_one_warm_worker_serves_requests_in_turn(test_server: DevProcess) -> Non
     test_server.wait_for(r"^GET /echo 200 Echo warm [\d.]+ ms$")
 
 
+def test_overlapping_requests_get_a_worker_each(test_server: DevProcess) -> None:
+    with ThreadPoolExecutor(2) as pool:
+        replies = list(pool.map(test_server.request, ["/sleeps?seconds=0.5"] * 2))
+    assert [reply.status for reply in replies] == [200, 200]
+    assert len({_json(reply.body)["pid"] for reply in replies}) == 2
+
+
+def test_kept_alive_connections_and_chunked_bodies_are_served(test_server: DevProcess) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", test_server.port, timeout=10)
+    try:
+        connection.request("GET", "/shape")
+        assert connection.getresponse().read() == b'{"hello": "world", "count": 2}'
+        kept = connection.sock
+        assert kept is not None
+        connection.request(
+            "POST",
+            "/echo",
+            body=iter([b"chunk one, ", b"chunk two"]),
+            headers={"content-type": "text/plain"},
+        )
+        event = _json(connection.getresponse().read())["event"]
+        assert event["body"] == "chunk one, chunk two"
+        assert connection.sock is kept
+    finally:
+        connection.close()
+
+
 def test_results_follow_http_apis_response_rules(test_server: DevProcess) -> None:
     plain = test_server.request("/shape?kind=plain")
     assert plain.status == 200
@@ -348,6 +377,11 @@ def test_a_changed_handler_is_served_on_the_next_request(tmp_path: Path) -> None
         assert _json(server.request("/version").body) == {"version": "two"}
         server.wait_for(r"^handlers changed")
         server.wait_for(r"^GET /version 200 Version cold ")
+        source.write_text("def handler(event, context):\n    return {'version': \n")
+        assert server.request("/version").status == 500
+        server.wait_for(r"SyntaxError")
+        source.write_text("def handler(event, context):\n    return {'version': 'three'}\n")
+        assert _json(server.request("/version").body) == {"version": "three"}
     finally:
         server.stop()
 
@@ -389,6 +423,17 @@ def test_without_node_dev_fails_with_one_line_naming_what_to_do(tmp_path: Path) 
     assert result.stderr.count("\n") == 1
     assert "Node.js" in result.stderr
     assert "--dynamodb-endpoint" in result.stderr
+
+
+def test_a_port_in_use_is_one_line_and_leaves_no_store_behind(tmp_path: Path) -> None:
+    server = DevProcess(["--data-dir", str(tmp_path / "first")])
+    try:
+        result = run_draht("dev", "--port", str(server.port), "--data-dir", str(tmp_path / "b"))
+        assert result.returncode == 2
+        assert result.stderr.count("\n") == 1
+        assert f"cannot listen on 127.0.0.1:{server.port}" in result.stderr
+    finally:
+        server.stop()
 
 
 @pytest.mark.parametrize(
