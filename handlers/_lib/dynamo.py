@@ -32,12 +32,13 @@ CLIENT_CONFIG = Config(
     read_timeout=1,
 )
 
-THROTTLING_CODES = frozenset(
+# Errors that say "not now" rather than "not this request": throttling, and DynamoDB's own
+# transient failures.
+RETRY_LATER_CODES = frozenset(
     {
         "ProvisionedThroughputExceededException",
         "ThrottlingException",
         "RequestLimitExceeded",
-        # DynamoDB's own transient failures: the store is struggling, not the request.
         "InternalServerError",
         "ServiceUnavailable",
     }
@@ -54,15 +55,15 @@ def client() -> DynamoDBClient:
     return boto3.client("dynamodb", config=CLIENT_CONFIG)
 
 
-def unavailable(error: Exception) -> Unavailable | None:
+def _unavailable(error: Exception) -> Unavailable | None:
     """The `Unavailable` a store error amounts to, or None when it is not the store struggling."""
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "")
-        if code in THROTTLING_CODES:
-            return Unavailable(f"the store is throttling requests ({code})")
+        if code in RETRY_LATER_CODES:
+            return Unavailable(f"the store answered {code} after retries")
         return None
     if isinstance(error, ConnectionError | HTTPClientError):
-        return Unavailable("the store could not be reached")
+        return Unavailable("the store could not be reached or did not answer in time")
     return None
 
 
@@ -79,7 +80,7 @@ def call(operation: Callable[..., Any], **parameters: Any) -> Any:
     try:
         return operation(**parameters)
     except (ClientError, BotoCoreError) as error:
-        mapped = unavailable(error)
+        mapped = _unavailable(error)
         if mapped is None:
             raise
         raise mapped from error
