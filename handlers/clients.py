@@ -24,7 +24,7 @@ def handler(event: dict[str, Any], context: Any) -> Response:
     return serve(ROUTE, event, context, list_clients)
 
 
-def list_clients(parameters: dict[str, str], request_id: str) -> Response:
+def list_clients(parameters: dict[str, str]) -> Response:
     limit = parse_limit(parameters)
     start = None
     if "cursor" in parameters:

@@ -27,7 +27,7 @@ def handler(event: dict[str, Any], context: Any) -> Response:
     return serve(ROUTE, event, context, health)
 
 
-def health(parameters: dict[str, str], request_id: str) -> Response:
+def health(parameters: dict[str, str]) -> Response:
     deep = parameters.get("deep", "false")
     if deep not in ("true", "false"):
         raise BadRequest(f"deep must be true or false (got {deep!r})")

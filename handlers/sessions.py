@@ -26,7 +26,7 @@ def handler(event: dict[str, Any], context: Any) -> Response:
     return serve(ROUTE, event, context, list_sessions)
 
 
-def list_sessions(parameters: dict[str, str], request_id: str) -> Response:
+def list_sessions(parameters: dict[str, str]) -> Response:
     client_id = required_text(parameters, "clientId", CLIENT_ID_MAX_LENGTH)
     limit = parse_limit(parameters)
     partition = {"S": f"CLIENT#{client_id}"}

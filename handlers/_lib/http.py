@@ -104,13 +104,13 @@ def serve(
     route: str,
     event: Mapping[str, Any],
     context: Any,
-    work: Callable[[dict[str, str], str], Response],
+    work: Callable[[dict[str, str]], Response],
 ) -> Response:
-    """Run `work(query_parameters, request_id)` and turn what it raises into problem responses."""
+    """Run `work(query_parameters)` and turn what it raises into problem responses."""
     started = time.perf_counter()
     rid = request_id(event, context)
     try:
-        response = work(query_parameters(event), rid)
+        response = work(query_parameters(event))
     except BadRequest as error:
         response = problem(HTTPStatus.BAD_REQUEST, str(error), rid)
     except Unavailable as error:
