@@ -19,15 +19,17 @@ FUNCTION_TIMEOUT_S = 10
 LISTINGS = [("GET /sessions", {"clientId": "c1"}), ("GET /clients", {})]
 
 
-class _Throttling(BaseHTTPRequestHandler):
-    """Answers every call the way a throttled DynamoDB does."""
+class _Misbehaving(BaseHTTPRequestHandler):
+    """Answers every call the way a throttled DynamoDB does, after `stall_s` of silence."""
 
-    error_code = ""
+    error_code = "ThrottlingException"
+    stall_s = 0.0
     calls = 0
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", "0")))
         type(self).calls += 1
+        time.sleep(self.stall_s)
         body = json.dumps(
             {
                 "__type": f"com.amazonaws.dynamodb.v20120810#{self.error_code}",
@@ -45,9 +47,11 @@ class _Throttling(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def throttling_store() -> Iterator[tuple[str, type[_Throttling]]]:
-    handler = type("Handler", (_Throttling,), {})
+def misbehaving_store() -> Iterator[tuple[str, type[_Misbehaving]]]:
+    handler = type("Handler", (_Misbehaving,), {})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    # Stalled answers are abandoned by the client; closing must not wait for them.
+    server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -68,12 +72,12 @@ def throttling_store() -> Iterator[tuple[str, type[_Throttling]]]:
     ],
 )
 def test_throttling_is_a_503_with_retry_after_after_three_attempts(
-    throttling_store: tuple[str, type[_Throttling]],
+    misbehaving_store: tuple[str, type[_Misbehaving]],
     code: str,
     route_key: str,
     query: dict[str, str],
 ) -> None:
-    endpoint, handler = throttling_store
+    endpoint, handler = misbehaving_store
     handler.error_code = code
     with loaded_handlers(endpoint, {"Sessions": "sessions", "Clients": "clients"}) as handlers:
         started = time.monotonic()
@@ -82,6 +86,21 @@ def test_throttling_is_a_503_with_retry_after_after_three_attempts(
     assert reply.status == 503
     assert reply.headers["retry-after"] == "1"
     assert code in reply.body["detail"]
+    assert handler.calls == 3
+
+
+def test_a_store_slower_than_the_read_timeout_is_a_503_within_the_function_timeout(
+    misbehaving_store: tuple[str, type[_Misbehaving]],
+) -> None:
+    endpoint, handler = misbehaving_store
+    handler.stall_s = 1.5
+    with loaded_handlers(endpoint, {"Sessions": "sessions", "Clients": "clients"}) as handlers:
+        started = time.monotonic()
+        reply = handlers.call("GET /clients")
+    assert time.monotonic() - started < FUNCTION_TIMEOUT_S
+    assert reply.status == 503
+    assert reply.headers["retry-after"] == "1"
+    assert "did not answer in time" in reply.body["detail"]
     assert handler.calls == 3
 
 
