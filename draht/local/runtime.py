@@ -142,7 +142,6 @@ class Worker:
     """One worker process of one function, and the pipes to it."""
 
     def __init__(self, deployment: Deployment, function: Function, generation: int) -> None:
-        self.function = function
         self.generation = generation
         self.invocations = 0
         self._loop = asyncio.get_running_loop()
@@ -178,10 +177,6 @@ class Worker:
     @property
     def alive(self) -> bool:
         return self._response_fd >= 0
-
-    @property
-    def pid(self) -> int:
-        return self._process.pid
 
     async def ready(self) -> None:
         reply = await self._next_reply(INIT_TIMEOUT_S, "init")
@@ -285,25 +280,30 @@ def _describe_error(error: Mapping[str, Any]) -> str:
 
 
 class FunctionPool:
-    """The workers of one function: reused while warm, one more only while requests overlap."""
+    """The workers of one function: reused while warm, one more only while requests overlap.
+
+    Workers started before the handlers last changed are outdated: they finish
+    the request they are serving and are not used again.
+    """
 
     def __init__(self, deployment: Deployment, function: Function, max_workers: int) -> None:
         self._deployment = deployment
         self._function = function
         self._max_workers = max_workers
+        self._generation = 0
         self._idle: list[Worker] = []
         self._workers: set[Worker] = set()
         self._waiting: deque[asyncio.Future[None]] = deque()
 
-    async def acquire(self, generation: int) -> Worker:
+    async def acquire(self) -> Worker:
         while True:
             while self._idle:
                 worker = self._idle.pop()
-                if worker.alive and worker.generation == generation:
+                if worker.alive:
                     return worker
                 self._retire(worker)
             if len(self._workers) < self._max_workers:
-                worker = Worker(self._deployment, self._function, generation)
+                worker = Worker(self._deployment, self._function, self._generation)
                 self._workers.add(worker)
                 try:
                     await worker.ready()
@@ -315,8 +315,8 @@ class FunctionPool:
             self._waiting.append(waiter)
             await waiter
 
-    def release(self, worker: Worker, generation: int) -> None:
-        if worker.alive and worker.generation == generation:
+    def release(self, worker: Worker) -> None:
+        if worker.alive and worker.generation == self._generation:
             self._idle.append(worker)
             self._wake_one()
         else:
@@ -334,7 +334,8 @@ class FunctionPool:
                 waiter.set_result(None)
                 return
 
-    def stop_idle(self) -> None:
+    def outdate(self) -> None:
+        self._generation += 1
         idle, self._idle = self._idle, []
         for worker in idle:
             self._retire(worker)
@@ -407,7 +408,6 @@ class Runtime:
             for function in deployment.app.functions
         }
         self._watcher = HandlerWatcher(deployment.handlers_dir)
-        self._generation = 0
         self._on_reload = on_reload
 
     async def handle(self, request: HttpRequest) -> Outcome:
@@ -417,9 +417,8 @@ class Runtime:
             return Outcome(NOT_FOUND, request_id)
         route, path_parameters = match
         if self._watcher.changed():
-            self._generation += 1
             for pool in self._pools.values():
-                pool.stop_idle()
+                pool.outdate()
             if self._on_reload is not None:
                 self._on_reload()
         function = route.function
@@ -427,9 +426,8 @@ class Runtime:
             request, route, path_parameters, request_id, account_id=self.deployment.account_id
         )
         pool = self._pools[function.name]
-        generation = self._generation
         try:
-            worker = await pool.acquire(generation)
+            worker = await pool.acquire()
         except InvocationFailed as failure:
             return Outcome(INTERNAL_ERROR, request_id, function.name, cold=True, error=str(failure))
         cold = worker.invocations == 0
@@ -439,7 +437,7 @@ class Runtime:
         except (InvocationFailed, MalformedResponse) as failure:
             return Outcome(INTERNAL_ERROR, request_id, function.name, cold, str(failure))
         finally:
-            pool.release(worker, generation)
+            pool.release(worker)
         return Outcome(response, request_id, function.name, cold)
 
     def close(self) -> None:
