@@ -28,7 +28,7 @@ from local_apps.declarations import clients, sessions
 from local_apps.dev_process import TEST_APP, TEST_HANDLERS, DevProcess, alive, run_draht
 
 from draht.local.seed import sample_data
-from draht.local.store import local_table_name
+from draht.local.store import Dynalite, dynamodb_client, local_table_name
 
 TIMEOUT_S = 1
 
@@ -126,6 +126,18 @@ def test_data_survives_a_restart_and_reset_empties_it(tmp_path: Path) -> None:
         assert _json(reset.request("/clients").body)["clients"] == []
     finally:
         reset.stop()
+
+
+def test_another_store_can_be_used_through_its_endpoint(tmp_path: Path, dynalite: Dynalite) -> None:
+    server = DevProcess(["--data-dir", str(tmp_path), "--dynamodb-endpoint", dynalite.endpoint])
+    try:
+        server.wait_for(rf"^store\s+{re.escape(dynalite.endpoint)} \(from --dynamodb-endpoint\)")
+        assert server.request("/clients").status == 200
+        tables = dynamodb_client(dynalite.endpoint).list_tables()["TableNames"]
+        assert local_table_name("draht", clients) in tables
+        assert not (tmp_path / "store").exists()
+    finally:
+        server.stop()
 
 
 def test_seed_while_dev_runs_goes_through_its_store(tmp_path: Path) -> None:
