@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -175,20 +176,41 @@ def _handlers_dir(path: Path) -> Path:
     return path.resolve()
 
 
-def _deployment(
-    app: App, handlers_dir: Path, settings: Settings, store: Store, custom_endpoint: bool
-) -> Deployment:
-    from draht.local.store import dynamodb_client, ensure_tables
+@dataclass(frozen=True)
+class _Access:
+    """The region and credentials the CLI and the workers use with a store."""
 
-    region = LOCAL_REGION
-    credentials = dict(LOCAL_CREDENTIALS)
-    if custom_endpoint:
-        # Another store may want real credentials and region (an AWS endpoint does).
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or region
-        passed = {k: os.environ[k] for k in _CREDENTIAL_VARIABLES if k in os.environ}
-        credentials = passed or credentials
+    region: str
+    credentials: dict[str, str]
+    from_environment: bool
+
+    @classmethod
+    def for_store(cls, custom_endpoint: bool) -> _Access:
+        if custom_endpoint:
+            # Another store may want real credentials and a region (an AWS endpoint does).
+            passed = {k: os.environ[k] for k in _CREDENTIAL_VARIABLES if k in os.environ}
+            if passed:
+                region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+                return cls(region or LOCAL_REGION, passed, True)
+        return cls(LOCAL_REGION, dict(LOCAL_CREDENTIALS), False)
+
+    def client(self, endpoint: str) -> Any:
+        from draht.local.store import dynamodb_client
+
+        if not self.from_environment:
+            return dynamodb_client(endpoint, self.region)
+        import boto3
+
+        return boto3.client("dynamodb", endpoint_url=endpoint, region_name=self.region)
+
+
+def _deployment(
+    app: App, handlers_dir: Path, settings: Settings, store: Store, access: _Access
+) -> Deployment:
+    from draht.local.store import ensure_tables
+
     try:
-        table_arns = ensure_tables(dynamodb_client(store.endpoint, region), app.name, app.tables)
+        table_arns = ensure_tables(access.client(store.endpoint), app.name, app.tables)
     except Exception as error:
         raise StoreError(f"the store at {store.endpoint} failed: {error}") from None
     return Deployment(
@@ -197,8 +219,8 @@ def _deployment(
         settings=settings,
         store_endpoint=store.endpoint,
         table_arns=table_arns,
-        region=region,
-        credentials=credentials,
+        region=access.region,
+        credentials=access.credentials,
     )
 
 
@@ -214,8 +236,8 @@ def _dev(args: argparse.Namespace) -> int:
         )
     console = Console()
     with open_store(args.data_dir, args.dynamodb_endpoint, reset=args.reset) as store:
-        custom = args.dynamodb_endpoint is not None
-        deployment = _deployment(app, handlers_dir, settings, store, custom)
+        access = _Access.for_store(args.dynamodb_endpoint is not None)
+        deployment = _deployment(app, handlers_dir, settings, store, access)
         asyncio.run(_serve(deployment, store, args.host, args.port, console))
     return 0
 
@@ -251,11 +273,11 @@ async def _serve(
 
 def _seed(args: argparse.Namespace) -> int:
     from draht.local.seed import seed
-    from draht.local.store import dynamodb_client, ensure_tables
+    from draht.local.store import ensure_tables
 
     app = load_app(args.app)
     with open_store(args.data_dir, args.dynamodb_endpoint, share_running=True) as store:
-        client = dynamodb_client(store.endpoint)
+        client = _Access.for_store(args.dynamodb_endpoint is not None).client(store.endpoint)
         try:
             ensure_tables(client, app.name, app.tables)
             data = seed(client, app)
@@ -291,8 +313,8 @@ def _invoke(args: argparse.Namespace) -> int:
     settings = _settings(args.stack_config)
     request = parse_request_line(args.request, args.header, args.body)
     with open_store(args.data_dir, args.dynamodb_endpoint, share_running=True) as store:
-        custom = args.dynamodb_endpoint is not None
-        deployment = _deployment(app, handlers_dir, settings, store, custom)
+        access = _Access.for_store(args.dynamodb_endpoint is not None)
+        deployment = _deployment(app, handlers_dir, settings, store, access)
         outcome = asyncio.run(_invoke_once(deployment, request))
     if outcome.error is not None:
         print(outcome.error.rstrip(), file=sys.stderr)
