@@ -217,10 +217,16 @@ def test_binary_bodies_arrive_base64_and_text_bodies_as_text(test_server: DevPro
     )
     event = _json(reply.body)["event"]
     assert (event["isBase64Encoded"], event["body"]) == (False, text)
+    for content_type in ("application/x-www-form-urlencoded", None):
+        headers = [("Content-Type", content_type)] if content_type else []
+        reply = test_server.request("/echo", method="POST", headers=headers, body=b"a=1")
+        event = _json(reply.body)["event"]
+        assert (event["isBase64Encoded"], event["body"]) == (True, "YT0x")
 
 
 def test_path_parameters_come_from_the_route_template(test_server: DevProcess) -> None:
     event = _json(test_server.request("/items/a%20b").body)["event"]
+    assert event["rawPath"] == event["requestContext"]["http"]["path"] == "/items/a b"
     assert (event["routeKey"], event["pathParameters"]) == (
         "GET /items/{itemId}",
         {"itemId": "a b"},

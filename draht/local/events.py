@@ -21,10 +21,9 @@ LOCAL_API_ID = "local"
 LOCAL_ACCOUNT_ID = "000000000000"
 STAGE = "$default"
 
-# HTTP API passes these bodies as text; anything else reaches the handler base64-encoded.
-_TEXT_TYPES = re.compile(
-    r"^(text/|application/(json|xml|javascript|x-www-form-urlencoded|graphql)\b|.*\+(json|xml)\b)"
-)
+# HTTP API passes only these bodies as text; any other body, form posts and bodies
+# without a content type included, reaches the handler base64-encoded.
+_TEXT_TYPES = re.compile(r"^(text/|application/(json|xml|javascript)\b)", re.IGNORECASE)
 _PARAMETER = re.compile(r"^\{([A-Za-z0-9_\-.]+)(\+?)\}$")
 
 
@@ -45,7 +44,8 @@ class HttpRequest:
 
     @property
     def path(self) -> str:
-        return self.target.partition("?")[0]
+        """The path HTTP API routes on and sends as `rawPath`: percent-decoded, unlike the query."""
+        return unquote(self.target.partition("?")[0])
 
     @property
     def raw_query(self) -> str:
@@ -116,14 +116,14 @@ def _match_template(template: list[str], segments: list[str]) -> dict[str, str] 
             rest = segments[index:]
             if not rest or rest == [""]:
                 return None
-            parameters[parameter.group(1)] = unquote("/".join(rest))
+            parameters[parameter.group(1)] = "/".join(rest)
             return parameters
         if index >= len(segments):
             return None
         if parameter is not None:
             if not segments[index]:
                 return None
-            parameters[parameter.group(1)] = unquote(segments[index])
+            parameters[parameter.group(1)] = segments[index]
         elif part != segments[index]:
             return None
     return parameters if len(template) == len(segments) else None
