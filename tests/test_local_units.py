@@ -111,6 +111,7 @@ def test_any_json_result_without_status_code_is_a_200_json_body() -> None:
         {"statusCode": 200, "body": "***", "isBase64Encoded": True},
         {"statusCode": 200, "headers": {"x": ["a", "b"]}},
         {"statusCode": 200, "cookies": "a=1"},
+        {"statusCode": 200, "headers": {"x-a\r\nset-cookie": "b"}},
     ],
 )
 def test_results_http_api_cannot_use_are_refused(result: dict[str, Any]) -> None:

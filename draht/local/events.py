@@ -25,6 +25,7 @@ STAGE = "$default"
 # without a content type included, reaches the handler base64-encoded.
 _TEXT_TYPES = re.compile(r"^(text/|application/(json|xml|javascript)\b)", re.IGNORECASE)
 _PARAMETER = re.compile(r"^\{([A-Za-z0-9_\-.]+)(\+?)\}$")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
 
 class MalformedResponse(ValueError):
@@ -233,9 +234,11 @@ def http_response(result: Any) -> HttpResponse:
     if not isinstance(raw_headers, dict):
         raise MalformedResponse("headers must be an object of strings")
     for name, value in raw_headers.items():
+        if not isinstance(name, str) or not _HEADER_NAME.match(name):
+            raise MalformedResponse(f"{name!r} is not a valid header name")
         if isinstance(value, dict | list) or value is None:
             raise MalformedResponse(f"header {name!r} must be a string, got {value!r}")
-        headers.append((str(name).lower(), _scalar(value)))
+        headers.append((name.lower(), _scalar(value)))
     cookies = result.get("cookies") or []
     if not isinstance(cookies, list) or not all(isinstance(c, str) for c in cookies):
         raise MalformedResponse("cookies must be a list of strings")
