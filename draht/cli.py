@@ -351,7 +351,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"draht {args.command}: {error}", file=sys.stderr)
         return 2
     except StoreError as error:
-        print(f"draht {args.command}: {error}", file=sys.stderr)
+        # Store messages are whole sentences that name what failed ("draht dev needs Node.js").
+        print(error, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
