@@ -155,6 +155,23 @@ def test_seed_while_dev_runs_goes_through_its_store(tmp_path: Path) -> None:
         server.stop()
 
 
+def test_a_server_killed_outright_takes_its_workers_and_store_along(tmp_path: Path) -> None:
+    server = DevProcess(
+        ["--app", TEST_APP, "--handlers", str(TEST_HANDLERS), "--data-dir", str(tmp_path)]
+    )
+    with ThreadPoolExecutor(1) as pool:
+        sleeping = pool.submit(server.request, "/sleeps?seconds=30")
+        assert server.request("/echo").status == 200
+        # The store, the Echo worker and the Sleeps worker in the middle of its handler.
+        deadline = time.monotonic() + 10
+        while len(server.children()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(server.children()) == 3
+        server.stop(signal.SIGKILL)
+        with pytest.raises(OSError):
+            sleeping.result()
+
+
 # Events and responses -----------------------------------------------------------------------
 
 

@@ -164,4 +164,6 @@ class DevProcess:
             time.sleep(0.05)
         left = sorted(pid for pid in below if alive(pid))
         assert not left, f"processes left behind: {left}\n{self.output}"
-        assert code == 0, f"draht dev exited with {code}:\n{self.output}"
+        # A clean stop exits 0; SIGKILL leaves no say in the matter.
+        expected = -signal.SIGKILL if how == signal.SIGKILL else 0
+        assert code == expected, f"draht dev exited with {code}:\n{self.output}"
