@@ -17,7 +17,7 @@ The document is the one for a stage without auth, as `draht dev` serves every ro
 without it (its banner says so); with the deployed auth modes the routes would
 rightly refuse unsigned requests.
 
-Bounded by default; `DRAHT_FUZZ_LONG=1` (`make fuzz-long`) runs at least 1,000
+Bounded by default; `DRAHT_LONG=1` (`make fuzz-long`) runs at least 1,000
 generated requests.
 """
 
@@ -43,7 +43,7 @@ from draht.app import app
 from draht.openapi import document
 from draht.package import HANDLERS_DIR
 
-LONG = os.environ.get("DRAHT_FUZZ_LONG") == "1"
+LONG = os.environ.get("DRAHT_LONG") == "1"
 EXAMPLES_PER_OPERATION = 400 if LONG else 25
 LONG_RUN_MINIMUM_REQUESTS = 1000
 
