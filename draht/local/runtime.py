@@ -361,15 +361,23 @@ class HandlerWatcher:
         entries: list[tuple[str, int, int]] = []
         pending = [self._root]
         while pending:
-            with os.scandir(pending.pop()) as scan:
-                for entry in scan:
-                    if entry.name.startswith(".") or entry.name == "__pycache__":
-                        continue
+            # Editors create and remove temporary files; one gone before its stat is skipped.
+            try:
+                with os.scandir(pending.pop()) as scan:
+                    listed = list(scan)
+            except FileNotFoundError:
+                continue
+            for entry in listed:
+                if entry.name.startswith(".") or entry.name == "__pycache__":
+                    continue
+                try:
                     if entry.is_dir(follow_symlinks=False):
                         pending.append(entry.path)
-                    else:
-                        stat = entry.stat()
-                        entries.append((entry.path, stat.st_mtime_ns, stat.st_size))
+                        continue
+                    stat = entry.stat()
+                except FileNotFoundError:
+                    continue
+                entries.append((entry.path, stat.st_mtime_ns, stat.st_size))
         entries.sort()
         return entries
 
