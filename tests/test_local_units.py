@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from draht.app import app
 from draht.local.events import HttpRequest, MalformedResponse, Router, build_event, http_response
 from draht.local.iam import Policy, denial_message, dynamodb_access
+from draht.local.runtime import HandlerWatcher
 from draht.local.seed import SESSION_COUNT, sample_data, seed
 from draht.local.store import Dynalite, dynamodb_client, ensure_tables, local_table_name
 from draht.model import Function, Route, Table, policy_statements
@@ -148,3 +150,18 @@ def test_seeding_twice_replaces_the_sample_and_keeps_other_data(dynalite: Dynali
     seed(client, seed_app, now=datetime(2026, 11, 20, tzinfo=UTC))
     seed(client, seed_app, now=datetime(2026, 11, 26, tzinfo=UTC))
     assert client.scan(TableName=sessions_table, Select="COUNT")["Count"] == SESSION_COUNT + 1
+
+
+def test_handler_watcher_sees_edits_and_new_files_but_not_bytecode(tmp_path: Path) -> None:
+    (tmp_path / "_lib").mkdir()
+    (tmp_path / "_lib" / "http.py").write_text("A = 1\n")
+    watcher = HandlerWatcher(tmp_path)
+    assert not watcher.changed()
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "http.cpython-311.pyc").write_bytes(b"\0")
+    assert not watcher.changed()
+    (tmp_path / "_lib" / "http.py").write_text("A = 22\n")
+    assert watcher.changed()
+    assert not watcher.changed()
+    (tmp_path / "new.py").write_text("")
+    assert watcher.changed()
