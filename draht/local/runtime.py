@@ -26,6 +26,7 @@ from typing import Any
 
 from draht.local.events import (
     INTERNAL_ERROR,
+    LOCAL_ACCOUNT_ID,
     NOT_FOUND,
     HttpRequest,
     HttpResponse,
@@ -73,14 +74,19 @@ class Deployment:
     credentials: Mapping[str, str] = field(default_factory=lambda: dict(LOCAL_CREDENTIALS))
 
     @property
+    def _any_table_arn(self) -> str | None:
+        return next(iter(self.table_arns.values()), None)
+
+    @property
     def account_id(self) -> str:
-        for arn in self.table_arns.values():
-            return arn.split(":")[4]
-        return "000000000000"
+        """The store's account, as its table ARNs name it (dynalite's is all zeros)."""
+        arn = self._any_table_arn
+        return arn.split(":")[4] if arn else LOCAL_ACCOUNT_ID
 
     @property
     def table_arn_prefix(self) -> str:
-        for arn in self.table_arns.values():
+        arn = self._any_table_arn
+        if arn:
             return arn.rsplit("/", 1)[0] + "/"
         return f"arn:aws:dynamodb:{self.region}:{self.account_id}:table/"
 
