@@ -28,5 +28,13 @@ lint: install
 test: lint
 	$(VENV)/bin/pytest
 
+# Writes BENCHMARKS.md, bench/results.json and bench/cost.png; run on an otherwise idle machine.
+bench: install
+	$(PY) -m bench.run
+
+# The long forms of the fuzz (>= 1,000 generated requests), fault and load tests.
+fuzz-long: install
+	DRAHT_LONG=1 $(VENV)/bin/pytest tests/test_fuzz.py tests/test_faults.py tests/test_load.py
+
 clean:
 	rm -rf $(VENV) node_modules .draht

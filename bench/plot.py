@@ -42,7 +42,7 @@ def cost_figure(cost: dict[str, Any], path: Path) -> None:
             linestyle=style,
             label=label,
         )
-    baseline_label = "baseline: Scan of the whole table"
+    baseline_label = "baseline: Scan of the whole Sessions table"
     capacity_axes.plot(
         sizes,
         [level["full_scan_baseline"]["sessions"]["capacity_units"] for level in levels],
