@@ -44,7 +44,7 @@ from draht.openapi import document
 from draht.package import HANDLERS_DIR
 
 LONG = os.environ.get("DRAHT_LONG") == "1"
-EXAMPLES_PER_OPERATION = 400 if LONG else 25
+EXAMPLES_PER_OPERATION = 400 if LONG else 50
 LONG_RUN_MINIMUM_REQUESTS = 1000
 
 DOCUMENT = document(app, auth="none")
