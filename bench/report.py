@@ -166,7 +166,7 @@ def render(results: dict[str, Any]) -> str:
     lines += _cold_start(results["cold_start"])
     lines += _zips(results["zips"])
     lines += _api(results["local_latency"], results["api"])
-    lines += _load(results["load"])
+    lines += _load(results["load"], results["api"]["baseline"]["concurrent_8"])
     lines += _cost(results["cost"])
     lines += _stack(results["stack_eval"])
     lines += _durations(results["durations_s"])
@@ -283,7 +283,7 @@ def _api(latency: dict[str, Any], api: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _load(load: dict[str, Any]) -> list[str]:
+def _load(load: dict[str, Any], floor: dict[str, Any]) -> list[str]:
     listings = ", ".join(f"{count:,} x {name}" for name, count in load["listings_checked"].items())
     statuses = ", ".join(f"{count:,} x {status}" for status, count in load["statuses"].items())
     return [
@@ -309,7 +309,9 @@ def _load(load: dict[str, Any]) -> list[str]:
             ],
         ),
         f"Statuses: {statuses}. Listings checked complete, each item exactly once and"
-        f" sessions newest first: {listings} ({load['items_checked']:,} items).",
+        f" sessions newest first: {listings} ({load['items_checked']:,} items). For scale, the"
+        f" same kind of client threads get {floor['requests_per_second']:,} requests/s (median"
+        f" {_ms(floor['median_ms'])}) from the fixed-answer baseline server of section 3.",
         "",
         *(f"- error: {error}" for error in load["first_errors"]),
         *([""] if load["first_errors"] else []),
