@@ -55,7 +55,7 @@ class CallRecorder:
         self.calls: list[dict[str, Any]] = []
 
     def install(self, session: boto3.Session) -> None:
-        events = session.events  # type: ignore[attr-defined]
+        events = session.events
         events.register("provide-client-params.dynamodb.*", self._ask_for_capacity)
         events.register("after-call.dynamodb.*", self._record)
 
@@ -122,7 +122,7 @@ def _write_all(
 
 def _handler(module_name: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     module = importlib.import_module(module_name)
-    return module.handler  # type: ignore[no-any-return]
+    return module.handler
 
 
 class _Context:
