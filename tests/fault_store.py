@@ -100,6 +100,7 @@ class FaultyStore:
         self.healed.set()
         self._lock = threading.Lock()
         self._throttle_with: str | None = None
+        self._throttles_left: int | None = None
         self._stall_s = 0.0
         self._server: _Proxy | None = None
         self._thread: threading.Thread | None = None
@@ -109,8 +110,14 @@ class FaultyStore:
         return f"http://127.0.0.1:{self.port}"
 
     def current_fault(self) -> tuple[bool, str | None, float]:
+        """Whether it refuses, the throttling error it answers, and how long it stalls."""
         with self._lock:
-            return self._server is None, self._throttle_with, self._stall_s
+            throttle_with = self._throttle_with
+            if throttle_with is not None and self._throttles_left is not None:
+                self._throttles_left -= 1
+                if self._throttles_left <= 0:
+                    self._throttle_with = self._throttles_left = None
+            return self._server is None, throttle_with, self._stall_s
 
     def start(self) -> FaultyStore:
         server = _Proxy(self.port, self)
@@ -125,11 +132,13 @@ class FaultyStore:
         self.healed.set()
         self._close()
 
-    def throttle(self, error_type: str) -> None:
+    def throttle(self, error_type: str, requests: int | None = None) -> None:
+        """Answer `error_type` to every request, or to the next `requests` only."""
         if error_type not in THROTTLING_ERRORS:
             raise ValueError(f"{error_type} is not one of {THROTTLING_ERRORS}")
         with self._lock:
             self._throttle_with = error_type
+            self._throttles_left = requests
         self.healed.clear()
 
     def stall(self, seconds: float) -> None:
@@ -155,7 +164,7 @@ class FaultyStore:
     def heal(self, upstream: str | None = None) -> None:
         """End every fault; `upstream` points at a store restarted on another port."""
         with self._lock:
-            self._throttle_with = None
+            self._throttle_with = self._throttles_left = None
             self._stall_s = 0.0
             if upstream is not None:
                 self.upstream = upstream

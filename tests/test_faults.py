@@ -9,6 +9,8 @@ once the fault clears, every listing must again hold every item seeded before it
 For the outage the store process itself is stopped and started again from its data
 folder, so "nothing missing" covers what was on disk, not only what was in memory.
 
+A throttle short enough for boto3's retries to absorb must not reach clients at all.
+
 Bounded by default (each fault once); `DRAHT_LONG=1` (`make fuzz-long`) repeats
 the whole cycle of faults.
 """
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from fault_store import FaultyStore
+from fault_store import THROTTLING_ERRORS, FaultyStore
 from live_server import LiveServer
 from traffic import Answer, Connection, Dataset, seed
 
@@ -196,6 +198,19 @@ def test_every_store_read_answers_503_in_time_then_recovers_with_nothing_missing
         finally:
             clear_fault(rig)
         _assert_nothing_missing(rig)
+
+
+@pytest.mark.parametrize("error_type", THROTTLING_ERRORS)
+def test_a_throttle_that_clears_within_the_retries_goes_unnoticed(
+    rig: Rig, error_type: str
+) -> None:
+    try:
+        for name, (path, query) in _store_reads(rig).items():
+            rig.proxy.throttle(error_type, requests=1)
+            _, (status, _, body) = _timed_get(rig.server.url, path, query)
+            assert status == 200, f"{name}: {status} {body}"
+    finally:
+        rig.proxy.heal()
 
 
 def test_the_fault_rig_reaches_the_store_only_through_the_proxy(rig: Rig) -> None:
