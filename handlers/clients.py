@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from _lib import cursor
 from _lib.dynamo import client, read_page
-from _lib.http import Response, json_response, parse_limit, serve
+from _lib.http import OK, json_response, parse_limit, serve
 from _lib.resource import Resource
+
+if TYPE_CHECKING:
+    from _lib.http import Response
 
 ROUTE = "GET /clients"
 TABLE = Resource.Clients.name
@@ -34,7 +36,7 @@ def list_clients(parameters: dict[str, str]) -> Response:
     next_cursor = (
         cursor.encode(ROUTE, SCOPE, resume_after["clientId"]["S"]) if resume_after else None
     )
-    return json_response(HTTPStatus.OK, {"clients": clients, "nextCursor": next_cursor})
+    return json_response(OK, {"clients": clients, "nextCursor": next_cursor})
 
 
 def _is_client_id(position: str) -> bool:

@@ -6,15 +6,18 @@ AWS SDK: boto3 is loaded on the first deep check only.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
 from functools import cache
-from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
 
-from _lib.http import RETRY_AFTER_S, BadRequest, Response, json_response, serve
+from _lib.http import OK, RETRY_AFTER_S, SERVICE_UNAVAILABLE, BadRequest, json_response, serve
 from _lib.resource import LinkError, Resource
 
+# Not importing `typing` or `datetime` keeps them off the cold start (see _lib.http).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
+    from _lib.http import Response
     from mypy_boto3_dynamodb import DynamoDBClient
 
 ROUTE = "GET /health"
@@ -35,18 +38,24 @@ def health(parameters: dict[str, str]) -> Response:
         "status": "ok",
         "service": "draht",
         "stage": Resource.App.stage,
-        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "timestamp": _utc_timestamp(),
     }
     if deep == "false":
-        return json_response(HTTPStatus.OK, body)
+        return json_response(OK, body)
     checks = _check_tables()
     if all(result == "ok" for result in checks.values()):
-        return json_response(HTTPStatus.OK, {**body, "checks": checks})
+        return json_response(OK, {**body, "checks": checks})
     return json_response(
-        HTTPStatus.SERVICE_UNAVAILABLE,
+        SERVICE_UNAVAILABLE,
         {**body, "status": "degraded", "checks": checks},
         {"retry-after": str(RETRY_AFTER_S)},
     )
+
+
+def _utc_timestamp() -> str:
+    """ISO 8601 UTC with milliseconds, e.g. 2026-11-26T06:02:06.433Z."""
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
 
 
 def _check_tables() -> dict[str, str]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from _lib import cursor
 from _lib.dynamo import client, read_page
-from _lib.http import Response, json_response, parse_limit, required_text, serve
+from _lib.http import OK, json_response, parse_limit, required_text, serve
 from _lib.resource import Resource
+
+if TYPE_CHECKING:
+    from _lib.http import Response
 
 ROUTE = "GET /sessions"
 TABLE = Resource.Sessions.name
@@ -47,7 +49,7 @@ def list_sessions(parameters: dict[str, str]) -> Response:
         hidden=KEY_ATTRIBUTES,
     )
     next_cursor = cursor.encode(ROUTE, client_id, resume_after["sk"]["S"]) if resume_after else None
-    return json_response(HTTPStatus.OK, {"sessions": sessions, "nextCursor": next_cursor})
+    return json_response(OK, {"sessions": sessions, "nextCursor": next_cursor})
 
 
 def _is_sort_key(position: str) -> bool:

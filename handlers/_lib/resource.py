@@ -10,7 +10,11 @@ from __future__ import annotations
 import json
 import os
 from types import SimpleNamespace
-from typing import Any
+
+# Not importing `typing` keeps it off the health path's cold start (see _lib.http).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _PREFIX = "DRAHT_RESOURCE_"
 
