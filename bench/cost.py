@@ -26,6 +26,7 @@ import boto3
 from bench.lambda_env import api_event, function_environment
 from bench.stats import summary_ms
 from draht.app import app, clients, sessions
+from draht.layout import client_item, session_item, wire
 from draht.local.store import (
     LOCAL_CREDENTIALS,
     LOCAL_REGION,
@@ -78,26 +79,27 @@ def _session_item(index: int) -> dict[str, Any]:
     # Spread over ~3 years, one session every 15 minutes or so, unique per index.
     started_at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(1_640_995_200 + index * 937))
     started_at += f".{index % 1000:03d}Z"
-    session_id = f"sess-{index:07d}"
-    return {
-        "pk": {"S": f"CLIENT#{client_id}"},
-        "sk": {"S": f"SESSION#{started_at}#{session_id}"},
-        "clientId": {"S": client_id},
-        "sessionId": {"S": session_id},
-        "startedAt": {"S": started_at},
-        "durationS": {"N": str(60 + index % 3600)},
-        "device": {"S": ("ios", "android", "web")[index % 3]},
-        "bytesSent": {"N": str(1000 + index * 7 % 100_000)},
-    }
+    return wire(
+        session_item(
+            client_id,
+            started_at,
+            f"sess-{index:07d}",
+            durationS=60 + index % 3600,
+            device=("ios", "android", "web")[index % 3],
+            bytesSent=1000 + index * 7 % 100_000,
+        )
+    )
 
 
 def _client_item(index: int) -> dict[str, Any]:
-    return {
-        "clientId": {"S": f"client-{index:07d}"},
-        "name": {"S": f"Client {index}"},
-        "createdAt": {"S": f"2024-01-01T00:00:00.{index % 1000:03d}Z"},
-        "plan": {"S": ("free", "team", "enterprise")[index % 3]},
-    }
+    return wire(
+        client_item(
+            f"client-{index:07d}",
+            f"Client {index}",
+            f"2024-01-01T00:00:00.{index % 1000:03d}Z",
+            plan=("free", "team", "enterprise")[index % 3],
+        )
+    )
 
 
 def _write_all(

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from draht.app import app, clients, sessions
+from draht.layout import client_item, session_item, wire
 from draht.local.store import ensure_tables, local_table_name
 from draht.model import RESOURCE_ENV_PREFIX, Function, Route, app_value, link_value
 
@@ -34,24 +35,14 @@ def prepare_store(client: Any, sessions_per_client: int = 30) -> dict[str, str]:
     table_arns = ensure_tables(client, app.name, app.tables)
     client.put_item(
         TableName=local_table_name(app.name, clients),
-        Item={
-            "clientId": {"S": CLIENT_ID},
-            "name": {"S": "Bench Client"},
-            "createdAt": {"S": "2025-01-01T00:00:00.000Z"},
-        },
+        Item=wire(client_item(CLIENT_ID, "Bench Client", "2025-01-01T00:00:00.000Z")),
     )
     for index in range(sessions_per_client):
         started_at = f"2025-01-01T00:{index // 60:02d}:{index % 60:02d}.000Z"
         session_id = f"s{index:04d}"
         client.put_item(
             TableName=local_table_name(app.name, sessions),
-            Item={
-                "pk": {"S": f"CLIENT#{CLIENT_ID}"},
-                "sk": {"S": f"SESSION#{started_at}#{session_id}"},
-                "clientId": {"S": CLIENT_ID},
-                "sessionId": {"S": session_id},
-                "startedAt": {"S": started_at},
-            },
+            Item=wire(session_item(CLIENT_ID, started_at, session_id)),
         )
     return table_arns
 

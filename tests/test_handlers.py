@@ -14,6 +14,7 @@ from events import api_event
 from handler_env import STAGE, Handlers, Reply, create_tables, loaded_handlers, put_items
 
 from draht.app import app
+from draht.layout import client_item, session_item, wire
 from draht.local.store import Dynalite
 from draht.package import HANDLERS_DIR, handler_files
 
@@ -23,23 +24,11 @@ CLIENT_COUNT = 12
 
 
 def _session(client_id: str, started_at: str, session_id: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "pk": {"S": f"CLIENT#{client_id}"},
-        "sk": {"S": f"SESSION#{started_at}#{session_id}"},
-        "clientId": {"S": client_id},
-        "sessionId": {"S": session_id},
-        "startedAt": {"S": started_at},
-        **extra,
-    }
+    return {**wire(session_item(client_id, started_at, session_id)), **extra}
 
 
 def _client(client_id: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "clientId": {"S": client_id},
-        "name": {"S": f"Client {client_id}"},
-        "createdAt": {"S": "2026-01-02T03:04:05Z"},
-        **extra,
-    }
+    return {**wire(client_item(client_id, f"Client {client_id}", "2026-01-02T03:04:05Z")), **extra}
 
 
 EVERY_TYPE = {

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from draht.app import app, clients, sessions
+from draht.layout import client_item, session_item, wire
 from draht.local.store import local_table_name
 
 # Session counts per client: empty, single, exact multiples of common limits and
@@ -41,12 +42,14 @@ def seed(store_client: Any, client_count: int = 120) -> Dataset:
     """Write a data set that follows the data layout; return what the API must list."""
     client_ids = tuple(f"load-client-{index:04d}" for index in range(client_count))
     client_items = [
-        {
-            "clientId": {"S": client_id},
-            "name": {"S": f"Client {index}"},
-            "createdAt": {"S": f"2024-02-{1 + index % 28:02d}T08:00:00.000Z"},
-            "tier": {"N": str(index % 4)},
-        }
+        wire(
+            client_item(
+                client_id,
+                f"Client {index}",
+                f"2024-02-{1 + index % 28:02d}T08:00:00.000Z",
+                tier=index % 4,
+            )
+        )
         for index, client_id in enumerate(client_ids)
     ]
     session_items = []
@@ -60,14 +63,7 @@ def seed(store_client: Any, client_count: int = 120) -> Dataset:
             session_id = f"{client_id}-s{number:04d}"
             newest_first.append((started_at, session_id))
             session_items.append(
-                {
-                    "pk": {"S": f"CLIENT#{client_id}"},
-                    "sk": {"S": f"SESSION#{started_at}#{session_id}"},
-                    "clientId": {"S": client_id},
-                    "sessionId": {"S": session_id},
-                    "startedAt": {"S": started_at},
-                    "durationS": {"N": str(30 + number)},
-                }
+                wire(session_item(client_id, started_at, session_id, durationS=30 + number))
             )
         newest_first.sort(reverse=True)
         session_ids[client_id] = tuple(session_id for _, session_id in newest_first)

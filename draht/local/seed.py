@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from draht.layout import client_item, partition_key, session_item, wire
 from draht.local.store import local_table_name
 from draht.model import App, DeclarationError, Table
 
@@ -60,13 +61,13 @@ def sample_data(now: datetime, session_count: int = SESSION_COUNT) -> SampleData
     clients = []
     for index, (name, plan, country, _) in enumerate(_CLIENTS):
         clients.append(
-            {
-                "clientId": str(uuid.uuid5(_NAMESPACE, name)),
-                "name": name,
-                "createdAt": iso(today - timedelta(days=HISTORY_DAYS + 30 * (index + 1))),
-                "plan": plan,
-                "country": country,
-            }
+            client_item(
+                str(uuid.uuid5(_NAMESPACE, name)),
+                name,
+                iso(today - timedelta(days=HISTORY_DAYS + 30 * (index + 1))),
+                plan=plan,
+                country=country,
+            )
         )
     weights = [activity for *_, activity in _CLIENTS]
     sessions = []
@@ -82,18 +83,16 @@ def sample_data(now: datetime, session_count: int = SESSION_COUNT) -> SampleData
         session_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         started_at = iso(started)
         sessions.append(
-            {
-                "pk": f"CLIENT#{client['clientId']}",
-                "sk": f"SESSION#{started_at}#{session_id}",
-                "clientId": client["clientId"],
-                "sessionId": session_id,
-                "startedAt": started_at,
-                "endedAt": iso(started + timedelta(seconds=duration)),
-                "durationSeconds": duration,
-                "device": device,
-                "userAgent": _AGENTS[device],
-                "pageViews": 1 + int(rng.expovariate(1 / 6)),
-            }
+            session_item(
+                client["clientId"],
+                started_at,
+                session_id,
+                endedAt=iso(started + timedelta(seconds=duration)),
+                durationSeconds=duration,
+                device=device,
+                userAgent=_AGENTS[device],
+                pageViews=1 + int(rng.expovariate(1 / 6)),
+            )
         )
     return SampleData(clients, sessions)
 
@@ -103,14 +102,6 @@ def _table(app: App, name: str) -> Table:
         if table.name == name:
             return table
     raise DeclarationError(f"app {app.name} declares no {name} table to seed")
-
-
-def _attribute(value: Any) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, int):
-        return {"N": str(value)}
-    return {"S": str(value)}
 
 
 def _batches(items: Sequence[Mapping[str, Any]]) -> Iterator[Sequence[Mapping[str, Any]]]:
@@ -136,7 +127,7 @@ def seed(client: Any, app: App, now: datetime | None = None) -> SampleData:
         for page in paginator.paginate(
             TableName=sessions_table,
             KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": f"CLIENT#{sample_client['clientId']}"}},
+            ExpressionAttributeValues={":pk": {"S": partition_key(sample_client["clientId"])}},
             ProjectionExpression="pk, sk",
         ):
             stale += [{"DeleteRequest": {"Key": key}} for key in page["Items"]]
@@ -144,17 +135,11 @@ def seed(client: Any, app: App, now: datetime | None = None) -> SampleData:
     _write(
         client,
         clients_table,
-        [
-            {"PutRequest": {"Item": {k: _attribute(v) for k, v in item.items()}}}
-            for item in data.clients
-        ],
+        [{"PutRequest": {"Item": wire(item)}} for item in data.clients],
     )
     _write(
         client,
         sessions_table,
-        [
-            {"PutRequest": {"Item": {k: _attribute(v) for k, v in item.items()}}}
-            for item in data.sessions
-        ],
+        [{"PutRequest": {"Item": wire(item)}} for item in data.sessions],
     )
     return data
