@@ -17,6 +17,7 @@ shrinking every ratio towards 1.
 
 from __future__ import annotations
 
+import ast
 import io
 import os
 import random
@@ -54,11 +55,10 @@ TARGETS = {
 }
 
 _FIRST_EVENT = """\
-import sys
-import sysconfig
+{diagnosis_start}import sys
 sys.path.insert(0, {root!r})
 from {module} import {attribute} as handler
-
+{diagnosis_imported}
 
 class Context:
     aws_request_id = "cold-start"
@@ -70,8 +70,34 @@ class Context:
 
 
 response = handler({event!r}, Context())
-sys.stdout.write(str(response["statusCode"]))
+{diagnosis_served}sys.stdout.write(str(response["statusCode"]))
 """
+# A separate, untimed run of the same script, telling apart the import and the first event
+# and how much of each went to full (generation 2) garbage collections.
+_DIAGNOSIS = {
+    "diagnosis_start": """\
+import gc, time
+full_collections = []
+def on_gc(phase, info, begun=[0.0]):
+    if info["generation"] == 2 and phase == "start":
+        begun[0] = time.perf_counter()
+    elif info["generation"] == 2:
+        full_collections.append((begun[0], time.perf_counter() - begun[0]))
+gc.callbacks.append(on_gc)
+started = time.perf_counter()
+""",
+    "diagnosis_imported": "imported = time.perf_counter()\n",
+    "diagnosis_served": """\
+served = time.perf_counter()
+def window(low, high):
+    pauses = [pause for at, pause in full_collections if low <= at < high]
+    return {"ms": round((high - low) * 1000, 3), "full_collections": len(pauses),
+            "in_full_collections_ms": round(sum(pauses) * 1000, 3)}
+sys.stderr.write("DIAGNOSIS " + repr({"import": window(started, imported),
+                                      "first_event": window(imported, served)}) + "\\n")
+""",
+}
+_UNDIAGNOSED = dict.fromkeys(_DIAGNOSIS, "")
 
 
 @dataclass(frozen=True)
@@ -149,28 +175,43 @@ def _heaviest_imports(candidate: Candidate, module: str, count: int = 6) -> dict
     raise RuntimeError(f"{module} does not appear in the import time report of {candidate.label}")
 
 
+def _phases(candidate: Candidate) -> dict[str, Any]:
+    report = _run_once(candidate).stderr
+    for line in report.splitlines():
+        if line.startswith("DIAGNOSIS "):
+            phases: dict[str, Any] = ast.literal_eval(line.removeprefix("DIAGNOSIS "))
+            return phases
+    raise RuntimeError(f"no diagnosis from {candidate.label}: {report[-2000:]}")
+
+
 def measure(runs: int = 21, seed: int = 5) -> dict[str, Any]:
     with Dynalite() as store, tempfile.TemporaryDirectory(prefix="draht-cold-") as scratch:
         client = dynamodb_client(store.endpoint)
         table_arns = prepare_store(client)
         base = _base_environment(store.endpoint)
         candidates = [Candidate(label, source, base) for label, source in BASELINES.items()]
+        diagnoses: dict[str, dict[str, Any]] = {}
         for function in app.functions:
             route = next(r for r in app.routes if r.function is function)
-            source = _FIRST_EVENT.format(
-                root=str(_extract(function, Path(scratch))),
-                module=function.module,
-                attribute=function.attribute,
-                function_name=function.name,
-                event=api_event(route, first_query(route)),
-            )
+            script = {
+                "root": str(_extract(function, Path(scratch))),
+                "module": function.module,
+                "attribute": function.attribute,
+                "function_name": function.name,
+                "event": api_event(route, first_query(route)),
+            }
             environment = {**base, **function_environment(function, table_arns)}
-            candidates.append(Candidate(function.name, source, environment, "200"))
-        imports = {
-            candidate.label: _heaviest_imports(candidate, app.function(candidate.label).module)
-            for candidate in candidates
-            if candidate.label in TARGETS
-        }
+            timed = Candidate(
+                function.name, _FIRST_EVENT.format(**script, **_UNDIAGNOSED), environment, "200"
+            )
+            candidates.append(timed)
+            diagnosed = Candidate(
+                function.name, _FIRST_EVENT.format(**script, **_DIAGNOSIS), environment, "200"
+            )
+            diagnoses[function.name] = {
+                **_heaviest_imports(timed, function.module),
+                **_phases(diagnosed),
+            }
 
         order = random.Random(seed)
         for candidate in candidates:
@@ -194,7 +235,7 @@ def measure(runs: int = 21, seed: int = 5) -> dict[str, Any]:
             "over_baseline_ms": round(
                 summaries[name]["median_ms"] - summaries[baseline]["median_ms"], 3
             ),
-            "imports": imports[name],
+            "imports": diagnoses[name],
         }
     return {
         "runs": runs,

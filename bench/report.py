@@ -20,6 +20,22 @@ def _spread(figures: dict[str, Any]) -> str:
     return f"{_ms(figures['p25_ms'])} to {_ms(figures['p75_ms'])}"
 
 
+def _phases(diagnosis: dict[str, Any]) -> str:
+    """One untimed run's import and first event, and their full garbage collections."""
+    parts = []
+    for phase, title in (("import", "import"), ("first_event", "first event")):
+        window = diagnosis[phase]
+        collected = ""
+        if window["full_collections"]:
+            collected = (
+                f" ({_ms(window['in_full_collections_ms'])} of it in"
+                f" {window['full_collections']} full garbage collection"
+                f"{'s' if window['full_collections'] > 1 else ''})"
+            )
+        parts.append(f"{title} {_ms(window['ms'])}{collected}")
+    return f"One diagnosed run: {', '.join(parts)}."
+
+
 def _verdict(met: bool) -> str:
     return "met" if met else "**missed**"
 
@@ -69,7 +85,8 @@ def _targets(results: dict[str, Any]) -> tuple[list[list[str]], list[str]]:
                 f"- **Cold start {name}**: {_ms(figures['median_ms'])}, over its"
                 f" {_ms(allowed)} allowance by {_ms(figures['median_ms'] - allowed)}. Importing"
                 f" the handler module takes {_ms(figures['imports']['handler_module_ms'])};"
-                f" its heaviest direct imports: {heaviest} (`-X importtime`, one run).{context}"
+                f" its heaviest direct imports: {heaviest} (`-X importtime`, one run)."
+                f" {_phases(figures['imports'])}{context}"
             )
     zips = results["zips"]
     largest = max(zips["functions"].values(), key=lambda entry: entry["bytes"])
@@ -205,7 +222,9 @@ def _cold_start(cold: dict[str, Any]) -> list[str]:
         " `logging` before it imports a handler, so on Lambda that part of a handler's imports"
         " is already paid.",
         "",
-        "Heaviest direct imports of each handler module (`-X importtime`, one run):",
+        "Heaviest direct imports of each handler module (`-X importtime`, one run), and where"
+        " the time of one more run went (a script that times its own phases and its full"
+        " garbage collections; not part of the timed runs):",
         "",
     ]
     for name, f in cold["functions"].items():
@@ -213,7 +232,10 @@ def _cold_start(cold: dict[str, Any]) -> list[str]:
             f"`{entry['module']}` {_ms(entry['cumulative_ms'])}"
             for entry in f["imports"]["heaviest"]
         )
-        lines.append(f"- {name} ({_ms(f['imports']['handler_module_ms'])} in all): {heaviest}")
+        lines.append(
+            f"- {name} ({_ms(f['imports']['handler_module_ms'])} in all): {heaviest}."
+            f" {_phases(f['imports'])}"
+        )
     return [*lines, ""]
 
 
