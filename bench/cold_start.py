@@ -184,7 +184,7 @@ def _phases(candidate: Candidate) -> dict[str, Any]:
     raise RuntimeError(f"no diagnosis from {candidate.label}: {report[-2000:]}")
 
 
-def measure(runs: int = 21, seed: int = 5) -> dict[str, Any]:
+def measure(runs: int = 31, seed: int = 5) -> dict[str, Any]:
     with Dynalite() as store, tempfile.TemporaryDirectory(prefix="draht-cold-") as scratch:
         client = dynamodb_client(store.endpoint)
         table_arns = prepare_store(client)

@@ -79,7 +79,7 @@ def _evaluate(stack: str, config: dict[str, str], warm_runs: int) -> tuple[float
     return elapsed, json.loads(output)
 
 
-def measure(runs: int = 7, warm_runs: int = 10, seed: int = 5) -> dict[str, Any]:
+def measure(runs: int = 11, warm_runs: int = 10, seed: int = 5) -> dict[str, Any]:
     configs = stacks()
     labels = [BASELINE, *configs]
     wall: dict[str, list[float]] = {label: [] for label in labels}
