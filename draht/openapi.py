@@ -36,6 +36,13 @@ def _ref(name: str) -> Schema:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+# What every health answer carries besides its status, healthy or not.
+_HEALTH_IDENTITY: Schema = {
+    "service": {"const": "draht"},
+    "stage": {"type": "string", "minLength": 1},
+    "timestamp": {"type": "string", "format": "date-time"},
+}
+
 SCHEMAS: dict[str, Schema] = {
     "Problem": {
         "type": "object",
@@ -56,9 +63,7 @@ SCHEMAS: dict[str, Schema] = {
         "additionalProperties": False,
         "properties": {
             "status": {"const": "ok"},
-            "service": {"const": "draht"},
-            "stage": {"type": "string", "minLength": 1},
-            "timestamp": {"type": "string", "format": "date-time"},
+            **_HEALTH_IDENTITY,
             "checks": {
                 "description": "Present with deep=true: each linked table, by name.",
                 "type": "object",
@@ -72,9 +77,7 @@ SCHEMAS: dict[str, Schema] = {
         "additionalProperties": False,
         "properties": {
             "status": {"const": "degraded"},
-            "service": {"const": "draht"},
-            "stage": {"type": "string", "minLength": 1},
-            "timestamp": {"type": "string", "format": "date-time"},
+            **_HEALTH_IDENTITY,
             "checks": {
                 "description": "Each linked table: `ok` or `failed: <reason>`; one failed.",
                 "type": "object",
