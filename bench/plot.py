@@ -25,40 +25,29 @@ def cost_figure(cost: dict[str, Any], path: Path) -> None:
     sizes = [level["items_per_table"] for level in levels]
     figure, (capacity_axes, latency_axes) = plt.subplots(1, 2, figsize=(11, 4.2))
 
-    for route, page, label, color, style in _SERIES:
-        capacity_axes.plot(
-            sizes,
-            [level[route][page]["capacity_units"] for level in levels],
-            marker="o",
-            color=color,
-            linestyle=style,
-            label=label,
-        )
-        latency_axes.plot(
-            sizes,
-            [level[route][page]["median_ms"] for level in levels],
-            marker="o",
-            color=color,
-            linestyle=style,
-            label=label,
-        )
-    baseline_label = "baseline: Scan of the whole Sessions table"
-    capacity_axes.plot(
-        sizes,
-        [level["full_scan_baseline"]["sessions"]["capacity_units"] for level in levels],
-        marker="s",
-        color="tab:gray",
-        linestyle="--",
-        label=baseline_label,
+    # Each panel plots one figure of the same series: (axes, page metric, full-Scan metric).
+    panels = (
+        (capacity_axes, "capacity_units", "capacity_units"),
+        (latency_axes, "median_ms", "latency_ms"),
     )
-    latency_axes.plot(
-        sizes,
-        [level["full_scan_baseline"]["sessions"]["latency_ms"] for level in levels],
-        marker="s",
-        color="tab:gray",
-        linestyle="--",
-        label=baseline_label,
-    )
+    for axes, page_metric, scan_metric in panels:
+        for route, page, label, color, style in _SERIES:
+            axes.plot(
+                sizes,
+                [level[route][page][page_metric] for level in levels],
+                marker="o",
+                color=color,
+                linestyle=style,
+                label=label,
+            )
+        axes.plot(
+            sizes,
+            [level["full_scan_baseline"]["sessions"][scan_metric] for level in levels],
+            marker="s",
+            color="tab:gray",
+            linestyle="--",
+            label="baseline: Scan of the whole Sessions table",
+        )
 
     capacity_axes.set_title("DynamoDB read capacity per page")
     capacity_axes.set_ylabel("read capacity units (dynalite)")
