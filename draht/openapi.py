@@ -36,6 +36,19 @@ def _ref(name: str) -> Schema:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+def _page(field: str, item_schema: str) -> Schema:
+    """A listing page: up to LIMIT_MAX items under `field`, and the cursor to the next page."""
+    return {
+        "type": "object",
+        "required": [field, "nextCursor"],
+        "additionalProperties": False,
+        "properties": {
+            field: {"type": "array", "maxItems": LIMIT_MAX, "items": _ref(item_schema)},
+            "nextCursor": _ref("NextCursor"),
+        },
+    }
+
+
 # What every health answer carries besides its status, healthy or not.
 _HEALTH_IDENTITY: Schema = {
     "service": {"const": "draht"},
@@ -114,24 +127,8 @@ SCHEMAS: dict[str, Schema] = {
             {"type": "null"},
         ],
     },
-    "SessionPage": {
-        "type": "object",
-        "required": ["sessions", "nextCursor"],
-        "additionalProperties": False,
-        "properties": {
-            "sessions": {"type": "array", "maxItems": LIMIT_MAX, "items": _ref("Session")},
-            "nextCursor": _ref("NextCursor"),
-        },
-    },
-    "ClientPage": {
-        "type": "object",
-        "required": ["clients", "nextCursor"],
-        "additionalProperties": False,
-        "properties": {
-            "clients": {"type": "array", "maxItems": LIMIT_MAX, "items": _ref("Client")},
-            "nextCursor": _ref("NextCursor"),
-        },
-    },
+    "SessionPage": _page("sessions", "Session"),
+    "ClientPage": _page("clients", "Client"),
 }
 
 _LIMIT: Schema = {
