@@ -90,6 +90,18 @@ def loaded_handlers(endpoint: str, tables: Mapping[str, str]) -> Iterator[Handle
             _forget_handlers()
 
 
+@contextmanager
+def handler_lib(name: str) -> Iterator[ModuleType]:
+    """One module of `handlers/_lib`, imported as the handlers import it, for unit tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(HANDLERS_DIR))
+        _forget_handlers()
+        try:
+            yield importlib.import_module(f"_lib.{name}")
+        finally:
+            _forget_handlers()
+
+
 def _forget_handlers() -> None:
     for name in list(sys.modules):
         if name in HANDLER_MODULES or name == "_lib" or name.startswith("_lib."):

@@ -228,3 +228,30 @@ def test_cursors_page_through_an_unusual_client_id(api: Handlers) -> None:
         if cursor is None:
             break
     assert seen == [f"{UNUSUAL}-{n}" for n in (3, 2, 1, 0)]
+
+
+def test_the_longest_client_id_dynamodb_allows_pages_through_its_cursor(
+    dynalite: Dynalite,
+) -> None:
+    # 2,048 bytes is DynamoDB's partition key limit, and a control character is the byte
+    # JSON spells longest (\u0001): the largest position a clients cursor ever carries.
+    # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html
+    # ("Partition key length")
+    longest = ["\x01" * 2047 + last for last in "ab"]
+    tables = create_tables(dynalite.endpoint, "longestkey")
+    put_items(
+        dynalite.endpoint,
+        tables["Clients"],
+        [
+            {"clientId": {"S": c}, "name": {"S": "n"}, "createdAt": {"S": "2026-01-01T00:00:00Z"}}
+            for c in longest
+        ],
+    )
+    with loaded_handlers(dynalite.endpoint, tables) as handlers:
+        first = handlers.call("GET /clients", {"limit": "1"})
+        cursor = first.body["nextCursor"]
+        assert len(cursor) > 16000, "not the worst case"
+        second = handlers.call("GET /clients", {"limit": "1", "cursor": cursor})
+    assert second.status == 200, second.body
+    seen = [c["clientId"] for c in first.body["clients"] + second.body["clients"]]
+    assert sorted(seen) == longest
