@@ -1,4 +1,6 @@
-"""The local runtime's pure parts: IAM decisions, routing, response rules and the sample data."""
+"""The local runtime's pure parts: routing, response rules and the sample data.
+
+IAM decisions are in tests/test_local_iam.py."""
 
 from __future__ import annotations
 
@@ -11,69 +13,12 @@ import pytest
 
 from draht.app import app
 from draht.local.events import HttpRequest, MalformedResponse, Router, build_event, http_response
-from draht.local.iam import Policy, denial_message, dynamodb_access
 from draht.local.runtime import HandlerWatcher
 from draht.local.seed import SESSION_COUNT, sample_data, seed
 from draht.local.store import Dynalite, dynamodb_client, ensure_tables, local_table_name
-from draht.model import Function, Route, Table, policy_statements
+from draht.model import Function, Route, Table
 
-PREFIX = "arn:aws:dynamodb:us-east-1:000000000000:table/"
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
-
-
-def test_policy_allows_only_the_linked_action_on_the_linked_table() -> None:
-    function = app.function("ListSessions")
-    policy = Policy(
-        policy_statements(function, {"Sessions": PREFIX + "s", "Clients": PREFIX + "c"})
-    )
-    assert policy.decide("dynamodb:Query", PREFIX + "s") == "allow"
-    assert policy.decide("dynamodb:query", PREFIX + "s") == "allow"
-    assert policy.decide("dynamodb:Scan", PREFIX + "s") == "implicit-deny"
-    assert policy.decide("dynamodb:Query", PREFIX + "c") == "implicit-deny"
-    assert policy.decide("dynamodb:Query", PREFIX + "s/index/byDate") == "implicit-deny"
-
-
-def test_an_explicit_deny_wins_over_an_allow() -> None:
-    policy = Policy(
-        [
-            {"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"},
-            {"Effect": "Deny", "Action": ["dynamodb:Delete*"], "Resource": [PREFIX + "s"]},
-        ]
-    )
-    assert policy.decide("dynamodb:GetItem", PREFIX + "s") == "allow"
-    assert policy.decide("dynamodb:DeleteItem", PREFIX + "s") == "explicit-deny"
-
-
-def test_each_table_of_a_batch_or_transaction_is_checked() -> None:
-    batch = dynamodb_access("BatchGetItem", {"RequestItems": {"a": {}, "b": {}}}, PREFIX)
-    assert batch == [
-        ("dynamodb:BatchGetItem", PREFIX + "a"),
-        ("dynamodb:BatchGetItem", PREFIX + "b"),
-    ]
-    items: list[dict[str, Any]] = [
-        {"Put": {"TableName": "a"}},
-        {"ConditionCheck": {"TableName": "b"}},
-    ]
-    transaction = dynamodb_access("TransactWriteItems", {"TransactItems": items}, PREFIX)
-    assert transaction == [
-        ("dynamodb:PutItem", PREFIX + "a"),
-        ("dynamodb:ConditionCheckItem", PREFIX + "b"),
-    ]
-    index = dynamodb_access("Query", {"TableName": "a", "IndexName": "i"}, PREFIX)
-    assert index == [("dynamodb:Query", PREFIX + "a/index/i")]
-    assert dynamodb_access("ListTables", {}, PREFIX) == [("dynamodb:ListTables", "*")]
-
-
-def test_denial_messages_have_aws_shape() -> None:
-    caller = "arn:aws:sts::000000000000:assumed-role/r/F"
-    assert denial_message(caller, "dynamodb:ListTables", "*", "implicit-deny") == (
-        f"User: {caller} is not authorized to perform: dynamodb:ListTables"
-        " because no identity-based policy allows the dynamodb:ListTables action"
-    )
-    assert denial_message(caller, "dynamodb:Scan", PREFIX + "a", "explicit-deny") == (
-        f"User: {caller} is not authorized to perform: dynamodb:Scan on resource: {PREFIX}a"
-        " with an explicit deny in an identity-based policy"
-    )
 
 
 def _route(key: str) -> Route:
