@@ -39,7 +39,7 @@ class Table:
     range_key: str | None = None
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
+        if not _NAME.fullmatch(self.name):
             raise DeclarationError(
                 f"table name {self.name!r} must be PascalCase letters and digits"
             )
@@ -60,7 +60,7 @@ class Link:
         if not self.actions:
             raise DeclarationError(f"link to {self.table.name} grants no action")
         for action in self.actions:
-            if not _ACTION.match(action):
+            if not _ACTION.fullmatch(action):
                 raise DeclarationError(
                     f"link to {self.table.name}: {action!r} is not one named DynamoDB action"
                     " (wildcards are not allowed)"
@@ -77,7 +77,7 @@ class Function:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
+        if not _NAME.fullmatch(self.name):
             raise DeclarationError(
                 f"function name {self.name!r} must be PascalCase letters and digits"
             )
@@ -110,7 +110,7 @@ class Route:
     auth: Auth = "protected"
 
     def __post_init__(self) -> None:
-        if not _ROUTE_KEY.match(self.key):
+        if not _ROUTE_KEY.fullmatch(self.key):
             raise DeclarationError(f"route {self.key!r} must look like 'GET /path'")
 
     @property
