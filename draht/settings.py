@@ -66,7 +66,7 @@ class Settings:
     def load(cls, stage: str, get: ConfigGetter, region: str | None = None) -> Settings:
         """`get` reads the `draht` namespace; `region` is the stack's `aws:region`, if set."""
         defaults = cls(stage=stage)
-        if region and not _REGION.match(region):
+        if region and not _REGION.fullmatch(region):
             raise ConfigError(
                 f"aws:region must be an AWS region such as eu-central-1 (got {region!r})"
             )
