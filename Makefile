@@ -2,8 +2,9 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+MUTATE_STAMP := $(VENV)/.mutate-installed
 
-.PHONY: install dev test lint bench fuzz-long clean
+.PHONY: install dev test lint bench mutate fuzz-long clean
 
 install: $(STAMP) node_modules/.package-lock.json
 
@@ -32,9 +33,18 @@ test: lint
 bench: install
 	$(PY) -m bench.run
 
+# Mutation scores of the security-critical modules, written to MUTATION.md: a report, not a gate.
+# `make mutate MODULES="cursor iam"` runs only those (file stems) and keeps the others' results.
+mutate: install $(MUTATE_STAMP)
+	$(PY) -m bench.mutation $(MODULES)
+
+$(MUTATE_STAMP): requirements-mutate.lock $(STAMP)
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements-mutate.lock
+	touch $@
+
 # The long forms of the fuzz (>= 1,000 generated requests), fault and load tests.
 fuzz-long: install
 	DRAHT_LONG=1 $(VENV)/bin/pytest tests/test_fuzz.py tests/test_faults.py tests/test_load.py
 
 clean:
-	rm -rf $(VENV) node_modules .draht
+	rm -rf $(VENV) node_modules .draht .mutmut

@@ -181,6 +181,13 @@ def test_a_call_is_checked_as_the_actions_and_resources_aws_checks(
     assert dynamodb_access(operation, params, PREFIX) == pairs
 
 
+def test_a_transaction_item_of_a_kind_not_known_yet_is_checked_under_its_own_name() -> None:
+    # Fails closed: no grant of a named action covers an action nobody has named.
+    params = {"TransactItems": [{"Frobnicate": {"TableName": "a"}}]}
+    pairs = dynamodb_access("TransactWriteItems", params, PREFIX)
+    assert pairs == [("dynamodb:Frobnicate", PREFIX + "a")]
+
+
 def _policy_of(pairs: Pairs) -> list[dict[str, Any]]:
     # Plain strings, not lists: the policy grammar allows both.
     return [
@@ -347,6 +354,23 @@ def test_invalid_parameters_fail_validation_before_the_denial(fresh_sessions: No
         client.get_item(TableName="a")
 
 
+@pytest.mark.parametrize(
+    ("operation", "params"),
+    [
+        ("transact_get_items", {}),
+        ("transact_write_items", {}),
+        ("transact_get_items", {"TransactItems": [{"Get": {"Key": KEY}}]}),
+        ("transact_write_items", {"TransactItems": [{"Delete": {"Key": KEY}}]}),
+    ],
+)
+def test_a_call_missing_what_names_its_tables_fails_validation_as_against_aws(
+    fresh_sessions: None, operation: str, params: dict[str, Any]
+) -> None:
+    client = _client([])
+    with pytest.raises(ParamValidationError):
+        getattr(client, operation)(**params)
+
+
 def test_an_allowed_call_after_a_denied_one_is_not_denied(
     dynalite: Dynalite, fresh_sessions: None
 ) -> None:
@@ -386,6 +410,20 @@ def test_a_call_to_another_service_is_denied_under_its_own_prefix(
         "Code": code,
         "Message": denial_message(CALLER, action, "*", "implicit-deny"),
     }
+    assert requests == []
+
+
+def test_a_denied_call_over_smithy_rpc_v2_cbor_is_an_access_denied_exception(
+    sent: Callable[[Any], list[str]],
+) -> None:
+    # CloudWatch speaks Smithy RPC v2 CBOR; its common errors name AccessDeniedException.
+    # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CommonErrors.html
+    client = _client([], "cloudwatch")
+    requests = sent(client)
+    with pytest.raises(ClientError) as raised:
+        client.list_metrics()
+    assert client.meta.service_model.protocol == "smithy-rpc-v2-cbor"
+    assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
     assert requests == []
 
 
