@@ -66,7 +66,7 @@ TARGETS = (
     ),
     Target(
         "handlers/_lib/http.py",
-        ("tests/test_handlers.py", "tests/test_handlers_faults.py"),
+        ("tests/test_http.py", "tests/test_handlers.py", "tests/test_handlers_faults.py"),
     ),
     Target(
         "draht/model.py",
