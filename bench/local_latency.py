@@ -30,12 +30,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from draht import PROJECT_ROOT
 from draht.app import app
-from draht.cli import local_settings
 from draht.local.events import HttpRequest, build_event
 from draht.local.runtime import Deployment
 from draht.local.seed import sample_data
-from draht.local.store import PROJECT_ROOT, dynamodb_client, ensure_tables
+from draht.local.store import dynamodb_client, ensure_tables
+from draht.settings import local_settings
 
 DRAHT = Path(sys.executable).with_name("draht")
 _URL = re.compile(rb"http://127\.0\.0\.1:(\d+)")

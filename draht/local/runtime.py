@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import json
 import os
 import secrets
 import subprocess
@@ -462,14 +460,3 @@ class Runtime:
 def _api_request_id() -> str:
     """An id shaped like API Gateway's (`JKJaXmPLvHcESHA=`), distinct from Lambda's UUID."""
     return base64.b64encode(secrets.token_bytes(10)).decode()
-
-
-def dumps_response(outcome: Outcome) -> str:
-    """A response as `draht invoke` prints it: status line, headers, then the body."""
-    response = outcome.response
-    lines = [f"HTTP {response.status}"]
-    lines += [f"{name}: {value}" for name, value in response.headers]
-    body = response.body.decode("utf-8", errors="replace")
-    with contextlib.suppress(ValueError):
-        body = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
-    return "\n".join([*lines, "", body])
