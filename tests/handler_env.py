@@ -16,7 +16,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from events import LambdaContext, Query, api_event
+from documented_events import LambdaContext, Query, api_event
 from openapi_check import assert_conforms
 
 from draht.app import app

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from events import api_event
+from documented_events import api_event
 from handler_env import STAGE, Handlers, Reply, create_tables, loaded_handlers, put_items
 
 from draht.app import app
