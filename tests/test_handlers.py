@@ -181,6 +181,19 @@ def test_deep_health_is_degraded_and_names_the_missing_table(dynalite: Dynalite)
 # --- sessions -------------------------------------------------------------------------------
 
 
+def test_deep_health_checks_whatever_tables_its_links_name(dynalite: Dynalite) -> None:
+    tables = create_tables(dynalite.endpoint, "health-links")
+    tables["Archive"] = "health-links-archive"
+    with loaded_handlers(dynalite.endpoint, tables) as handlers:
+        reply = handlers.call("GET /health", {"deep": "true"})
+    assert reply.status == 503
+    assert reply.body["checks"] == {
+        "Sessions": "ok",
+        "Clients": "ok",
+        "Archive": "failed: ResourceNotFoundException",
+    }
+
+
 def _expected_sessions_of_many() -> list[str]:
     ids = [f"s{m:02d}" for m in range(SESSIONS_OF_MANY - 1)] + ["s05b"]
     starts = {session_id: _started_at(int(session_id[1:3])) for session_id in ids}
