@@ -28,9 +28,11 @@ from bench.stats import summary_ms
 from draht.app import app, clients, sessions
 from draht.layout import client_item, session_item, wire
 from draht.local.store import (
+    BATCH_WRITE_LIMIT,
     LOCAL_CREDENTIALS,
     LOCAL_REGION,
     Dynalite,
+    batch_write,
     dynamodb_client,
     ensure_tables,
     local_table_name,
@@ -45,7 +47,6 @@ PAGE_LIMIT = 25
 DEEP_PAGE = 10
 """The deep page is reached by following this many cursors: continuing must cost no more."""
 
-_BATCH = 25
 _WRITERS = 8
 
 
@@ -106,20 +107,14 @@ def _write_all(
     client: Any, table_name: str, make: Callable[[int], dict[str, Any]], indexes: range
 ) -> None:
     def write_batch(start: int) -> None:
-        pending: list[dict[str, Any]] = [
+        requests = [
             {"PutRequest": {"Item": make(index)}}
-            for index in range(start, min(start + _BATCH, indexes.stop))
+            for index in range(start, min(start + BATCH_WRITE_LIMIT, indexes.stop))
         ]
-        for attempt in range(10):
-            answer = client.batch_write_item(RequestItems={table_name: pending})
-            pending = answer.get("UnprocessedItems", {}).get(table_name, [])
-            if not pending:
-                return
-            time.sleep(0.05 * 2**attempt)
-        raise RuntimeError(f"{len(pending)} items of {table_name} stayed unprocessed")
+        batch_write(client, table_name, requests)
 
     with concurrent.futures.ThreadPoolExecutor(_WRITERS) as pool:
-        list(pool.map(write_batch, range(indexes.start, indexes.stop, _BATCH)))
+        list(pool.map(write_batch, range(indexes.start, indexes.stop, BATCH_WRITE_LIMIT)))
 
 
 def _handler(module_name: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:

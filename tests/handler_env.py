@@ -20,7 +20,13 @@ from documented_events import LambdaContext, Query, api_event
 from openapi_check import assert_conforms
 
 from draht.app import app
-from draht.local.store import LOCAL_CREDENTIALS, LOCAL_REGION, dynamodb_client, ensure_tables
+from draht.local.store import (
+    LOCAL_CREDENTIALS,
+    LOCAL_REGION,
+    batch_write,
+    dynamodb_client,
+    ensure_tables,
+)
 from draht.model import app_value, link_value
 from draht.package import HANDLERS_DIR
 
@@ -57,10 +63,8 @@ def create_tables(endpoint: str, app_name: str) -> dict[str, str]:
 
 
 def put_items(endpoint: str, table: str, items: list[dict[str, Any]]) -> None:
-    client = dynamodb_client(endpoint)
-    for start in range(0, len(items), 25):
-        batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
-        client.batch_write_item(RequestItems={table: batch})
+    requests = [{"PutRequest": {"Item": item}} for item in items]
+    batch_write(dynamodb_client(endpoint), table, requests)
 
 
 @contextmanager

@@ -20,7 +20,8 @@ import select
 import shutil
 import signal
 import subprocess
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ from draht import PROJECT_ROOT
 from draht.model import Table
 
 LOCAL_REGION = "us-east-1"
+BATCH_WRITE_LIMIT = 25
+"""Write requests per BatchWriteItem call, DynamoDB's maximum."""
+BATCH_WRITE_ATTEMPTS = 8
 # dynalite accepts any credentials; boto3 still wants some to sign with.
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "draht-local", "AWS_SECRET_ACCESS_KEY": "draht-local"}
 
@@ -268,3 +272,37 @@ def ensure_tables(client: Any, app_name: str, tables: Iterable[Table]) -> dict[s
         description = client.describe_table(TableName=name)["Table"]
         arns[table.name] = description["TableArn"]
     return arns
+
+
+class UnprocessedItems(RuntimeError):
+    """Some writes of a batch stayed unprocessed after every retry."""
+
+
+def batch_write(
+    client: Any,
+    table_name: str,
+    requests: Sequence[Mapping[str, Any]],
+    *,
+    attempts: int = BATCH_WRITE_ATTEMPTS,
+    first_pause_s: float = 0.05,
+) -> None:
+    """Write `PutRequest`/`DeleteRequest`s to a table, 25 per BatchWriteItem call.
+
+    DynamoDB may leave part of a batch unprocessed; those requests are sent again with
+    exponential backoff, as its BatchWriteItem reference advises, up to `attempts` calls
+    per batch. What still remains raises `UnprocessedItems`: nothing is dropped quietly.
+    """
+    for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+        pending = [dict(request) for request in requests[start : start + BATCH_WRITE_LIMIT]]
+        for attempt in range(attempts):
+            answer = client.batch_write_item(RequestItems={table_name: pending})
+            pending = (answer.get("UnprocessedItems") or {}).get(table_name, [])
+            if not pending:
+                break
+            if attempt + 1 < attempts:
+                time.sleep(min(1.0, first_pause_s * 2**attempt))
+        else:
+            raise UnprocessedItems(
+                f"{len(pending)} writes to {table_name} stayed unprocessed"
+                f" after {attempts} attempts"
+            )
