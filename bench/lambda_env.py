@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from draht.app import app, clients, sessions
 from draht.layout import client_item, session_item, wire
 from draht.local.store import ensure_tables, local_table_name
-from draht.model import RESOURCE_ENV_PREFIX, Function, Route, app_value, link_value
+from draht.model import Function, Route, resource_environment
 
 STAGE = "bench"
 CLIENT_ID = "bench-client"
@@ -16,18 +16,15 @@ CLIENT_ID = "bench-client"
 
 def function_environment(function: Function, table_arns: dict[str, str]) -> dict[str, str]:
     """The variables the stack sets on this function: its links and nothing from other functions."""
-    environment = {
-        f"{RESOURCE_ENV_PREFIX}App": app_value(app, STAGE),
+    linked = {
+        link.table.name: (local_table_name(app.name, link.table), table_arns[link.table.name])
+        for link in function.links
+    }
+    return {
+        **resource_environment(app, STAGE, linked),
         "AWS_LAMBDA_FUNCTION_NAME": function.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
     }
-    for link in function.links:
-        properties = {
-            "name": local_table_name(app.name, link.table),
-            "arn": table_arns[link.table.name],
-        }
-        environment[f"{RESOURCE_ENV_PREFIX}{link.table.name}"] = link_value(properties)
-    return environment
 
 
 def prepare_store(client: Any, sessions_per_client: int = 30) -> dict[str, str]:

@@ -27,7 +27,7 @@ from draht.local.store import (
     dynamodb_client,
     ensure_tables,
 )
-from draht.model import app_value, link_value
+from draht.model import resource_environment
 from draht.package import HANDLERS_DIR
 
 STAGE = "test"
@@ -78,14 +78,12 @@ def loaded_handlers(endpoint: str, tables: Mapping[str, str]) -> Iterator[Handle
         patch.setenv("AWS_EC2_METADATA_DISABLED", "true")
         for key, value in LOCAL_CREDENTIALS.items():
             patch.setenv(key, value)
-        patch.setenv("DRAHT_RESOURCE_App", app_value(app, STAGE))
-        for resource, table in tables.items():
-            patch.setenv(
-                f"DRAHT_RESOURCE_{resource}",
-                link_value(
-                    {"name": table, "arn": f"arn:aws:dynamodb:{LOCAL_REGION}:0:table/{table}"}
-                ),
-            )
+        linked = {
+            resource: (table, f"arn:aws:dynamodb:{LOCAL_REGION}:0:table/{table}")
+            for resource, table in tables.items()
+        }
+        for name, value in resource_environment(app, STAGE, linked).items():
+            patch.setenv(name, value)
         patch.syspath_prepend(str(HANDLERS_DIR))
         _forget_handlers()
         try:
