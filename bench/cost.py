@@ -22,8 +22,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
+from documented_events import LambdaContext, api_event
 
-from bench.lambda_env import api_event, function_environment
+from bench.lambda_env import function_environment
 from bench.stats import summary_ms
 from draht.app import app, clients, sessions
 from draht.layout import client_item, session_item, wire
@@ -122,14 +123,6 @@ def _handler(module_name: str) -> Callable[[dict[str, Any], Any], dict[str, Any]
     return module.handler
 
 
-class _Context:
-    aws_request_id = "cost"
-    function_name = "cost"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
 def _pages(
     handler: Callable[[dict[str, Any], Any], dict[str, Any]],
     route_key: str,
@@ -137,7 +130,6 @@ def _pages(
     recorder: CallRecorder,
 ) -> Iterator[tuple[float, list[dict[str, Any]], dict[str, Any]]]:
     """Each page of the listing in turn: its latency, the store calls it made, its body."""
-    route = next(route for route in app.routes if route.key == route_key)
     cursor: str | None = None
     while True:
         page_query = {**query, "limit": str(PAGE_LIMIT)}
@@ -145,7 +137,7 @@ def _pages(
             page_query["cursor"] = cursor
         recorder.calls.clear()
         started = time.perf_counter()
-        response = handler(api_event(route, page_query), _Context())
+        response = handler(api_event(route_key, page_query), LambdaContext())
         elapsed = time.perf_counter() - started
         if response["statusCode"] != 200:
             raise RuntimeError(f"{route_key} answered {response['statusCode']}: {response}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from draht.app import app, clients, sessions
 from draht.layout import client_item, session_item, wire
@@ -47,43 +46,3 @@ def prepare_store(client: Any, sessions_per_client: int = 30) -> dict[str, str]:
 def first_query(route: Route) -> dict[str, str]:
     """What a first request asks for: one client's sessions, or the route's defaults."""
     return {"clientId": CLIENT_ID} if route.path == "/sessions" else {}
-
-
-def api_event(route: Route, query: dict[str, str] | None = None) -> dict[str, Any]:
-    """An API Gateway v2 (payload format 2.0) event for `route`, shaped like AWS's example."""
-    query = query or {}
-    raw_query = urlencode(query)
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": route.key,
-        "rawPath": route.path,
-        "rawQueryString": raw_query,
-        "headers": {
-            "accept": "application/json",
-            "host": "api.example.com",
-            "user-agent": "draht-bench",
-            "x-forwarded-proto": "https",
-        },
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "api-id",
-            "domainName": "api.example.com",
-            "domainPrefix": "api",
-            "http": {
-                "method": route.method,
-                "path": route.path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": "draht-bench",
-            },
-            "requestId": "cold-start-request",
-            "routeKey": route.key,
-            "stage": "$default",
-            "time": "01/Jan/2025:00:00:00 +0000",
-            "timeEpoch": 1735689600000,
-        },
-        "isBase64Encoded": False,
-    }
-    if query:
-        event["queryStringParameters"] = query
-    return event
