@@ -23,6 +23,7 @@ from typing import Any
 
 import boto3
 from documented_events import LambdaContext, api_event
+from dynamo_calls import CallRecorder, DynamoCall
 
 from bench.lambda_env import function_environment
 from bench.stats import summary_ms
@@ -51,29 +52,8 @@ DEEP_PAGE = 10
 _WRITERS = 8
 
 
-class CallRecorder:
-    """Asks each DynamoDB call for its consumed capacity and keeps what it reports."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-
-    def install(self, session: boto3.Session) -> None:
-        events = session.events
-        events.register("provide-client-params.dynamodb.*", self._ask_for_capacity)
-        events.register("after-call.dynamodb.*", self._record)
-
-    @staticmethod
-    def _ask_for_capacity(params: dict[str, Any], **_: Any) -> None:
-        params["ReturnConsumedCapacity"] = "TOTAL"
-
-    def _record(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
-        self.calls.append(
-            {
-                "operation": model.name,
-                "capacity_units": parsed.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0),
-                "items_read": parsed.get("ScannedCount", 0),
-            }
-        )
+def _ask_for_capacity(params: dict[str, Any], **_: Any) -> None:
+    params["ReturnConsumedCapacity"] = "TOTAL"
 
 
 def _session_item(index: int) -> dict[str, Any]:
@@ -128,7 +108,7 @@ def _pages(
     route_key: str,
     query: dict[str, str],
     recorder: CallRecorder,
-) -> Iterator[tuple[float, list[dict[str, Any]], dict[str, Any]]]:
+) -> Iterator[tuple[float, list[DynamoCall], dict[str, Any]]]:
     """Each page of the listing in turn: its latency, the store calls it made, its body."""
     cursor: str | None = None
     while True:
@@ -158,7 +138,7 @@ def _measure_page(
     figures: dict[str, Any] = {}
     for label, page_number in (("first_page", 1), ("deep_page", DEEP_PAGE + 1)):
         latencies: list[float] = []
-        calls: list[dict[str, Any]] = []
+        calls: list[DynamoCall] = []
         for _ in range(repeats):
             for number, (elapsed, page_calls, _body) in enumerate(
                 _pages(handler, route_key, query, recorder), start=1
@@ -169,9 +149,9 @@ def _measure_page(
                     break
         figures[label] = {
             **summary_ms(latencies),
-            "capacity_units": sum(call["capacity_units"] for call in calls),
-            "items_read": sum(call["items_read"] for call in calls),
-            "store_calls": [call["operation"] for call in calls],
+            "capacity_units": sum(call.capacity_units for call in calls),
+            "items_read": sum(call.items_read for call in calls),
+            "store_calls": [call.operation for call in calls],
         }
     return figures
 
@@ -217,7 +197,9 @@ def measure(sizes: tuple[int, ...] = SIZES, repeats: int = 15) -> dict[str, Any]
         boto3.setup_default_session()
         recorder = CallRecorder()
         assert boto3.DEFAULT_SESSION is not None
-        recorder.install(boto3.DEFAULT_SESSION)
+        events = boto3.DEFAULT_SESSION.events
+        events.register("provide-client-params.dynamodb", _ask_for_capacity)
+        recorder.attach(events)
         sys.path.insert(0, str(HANDLERS_DIR))
         list_sessions = _handler(app.function("ListSessions").module)
         list_clients = _handler(app.function("ListClients").module)
