@@ -18,10 +18,9 @@ import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
-from live_server import LiveServer
+from dev_process import DevProcess
 from traffic import Connection
 
 from bench.stats import ratio, summary_ms
@@ -109,7 +108,7 @@ def measure(requests: int = 2000) -> dict[str, Any]:
     routes: dict[str, Any] = {}
     with (
         tempfile.TemporaryDirectory(prefix="draht-bench-api-") as folder,
-        LiveServer(Path(folder)) as server,
+        DevProcess(["--data-dir", folder]) as server,
     ):
         server.seed_sample_data()
         connection = Connection(server.url)

@@ -16,19 +16,15 @@ import argparse
 import importlib
 import json
 import os
-import re
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
+
+from dev_process import DevProcess
 
 from bench.stats import summary_ms
 from draht import PROJECT_ROOT
@@ -38,9 +34,6 @@ from draht.local.runtime import Deployment
 from draht.local.seed import sample_data
 from draht.local.store import dynamodb_client, ensure_tables
 from draht.settings import local_settings
-
-DRAHT = Path(sys.executable).with_name("draht")
-_URL = re.compile(rb"http://127\.0\.0\.1:(\d+)")
 
 
 def request_once(port: int, target: str) -> tuple[float, int]:
@@ -54,38 +47,6 @@ def request_once(port: int, target: str) -> tuple[float, int]:
             chunks.append(chunk)
     elapsed = time.perf_counter() - started
     return elapsed, int(b"".join(chunks).split(b" ", 2)[1])
-
-
-@contextmanager
-def running_server(data_dir: Path) -> Iterator[tuple[int, str]]:
-    """`draht dev` on a free port with the sample data; (port, store endpoint)."""
-    seeded = subprocess.run(
-        [DRAHT, "seed", "--data-dir", str(data_dir)], capture_output=True, check=False
-    )
-    if seeded.returncode != 0:
-        raise RuntimeError(seeded.stderr.decode())
-    server = subprocess.Popen(
-        [DRAHT, "dev", "--port", "0", "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    assert server.stdout is not None
-    try:
-        port = 0
-        while not port:
-            line = server.stdout.readline()
-            if not line:
-                raise RuntimeError("draht dev exited before it served")
-            found = _URL.search(line)
-            port = int(found.group(1)) if found else 0
-        state = json.loads((data_dir / "dev.json").read_text())
-        # The request lines must be read, or a full pipe would stall the server.
-        drain = threading.Thread(target=server.stdout.read, daemon=True)
-        drain.start()
-        yield port, state["storeEndpoint"]
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def in_process(store_endpoint: str, targets: dict[str, str], requests: int) -> dict[str, float]:
@@ -123,7 +84,12 @@ def measure(requests: int = 2000, warmup: int = 50) -> dict[str, Any]:
         "GET /sessions": f"/sessions?clientId={client_id}",
     }
     figures: dict[str, Any] = {"requests_per_route": requests, "routes": {}}
-    with tempfile.TemporaryDirectory() as folder, running_server(Path(folder)) as (port, store):
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        DevProcess(["--data-dir", folder]) as server,
+    ):
+        server.seed_sample_data()
+        port, store = server.port, server.store_endpoint
         for route, target in targets.items():
             for _ in range(warmup):
                 request_once(port, target)
