@@ -17,7 +17,7 @@ from handler_env import STAGE, Handlers, Reply, create_tables, loaded_handlers, 
 from draht.app import app
 from draht.layout import client_item, session_item, wire
 from draht.local.store import Dynalite
-from draht.package import HANDLERS_DIR, handler_files
+from draht.package import HANDLERS_DIR
 
 MANY = "client-many"
 SESSIONS_OF_MANY = 30
@@ -130,12 +130,6 @@ assert not loaded, loaded
     env = {"DRAHT_RESOURCE_App": json.dumps({"name": "draht", "stage": STAGE}), "PATH": ""}
     event = json.dumps(api_event("GET /health"))
     subprocess.run([sys.executable, "-c", script], input=event, text=True, env=env, check=True)
-
-
-def test_health_zip_carries_no_cursor_code() -> None:
-    files = handler_files(app.function("Health"))
-    assert "_lib/cursor.py" not in files
-    assert "_lib/cursor.py" in handler_files(app.function("ListSessions"))
 
 
 def test_deep_health_checks_every_linked_table(api: Handlers) -> None:
