@@ -99,8 +99,9 @@ def _write_all(
 
 
 def _handler(module_name: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    module = importlib.import_module(module_name)
-    return module.handler
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]]
+    handler = importlib.import_module(module_name).handler
+    return handler
 
 
 def _pages(

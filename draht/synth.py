@@ -148,7 +148,7 @@ class _RecordingMonitor(MockMonitor):  # type: ignore[misc]  # pulumi is not typ
 
 
 def synthesize(
-    program: Callable[[], None],
+    program: Callable[[], object],
     stack: str,
     config: Mapping[str, str] | None = None,
 ) -> Synthesis:

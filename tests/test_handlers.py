@@ -6,7 +6,7 @@ import json
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -305,7 +305,7 @@ def test_pages_of_large_items_stay_within_lambdas_response_limit(dynalite: Dynal
 def test_each_handler_calls_exactly_the_actions_its_links_grant(
     api: Handlers, store_calls: CallRecorder
 ) -> None:
-    calls = {
+    calls: dict[str, Callable[[], object]] = {
         "Health": lambda: api.call("GET /health", {"deep": "true"}),
         "ListSessions": lambda: _all_pages(api, "GET /sessions", "sessions", clientId=MANY),
         "ListClients": lambda: _all_pages(api, "GET /clients", "clients", limit="5"),
