@@ -151,11 +151,16 @@ def test_deep_must_be_true_or_false(api: Handlers, deep: str) -> None:
     assert "deep" in reply.body["detail"]
 
 
-def test_deep_health_is_degraded_and_names_the_missing_table(dynalite: Dynalite) -> None:
-    tables = create_tables(dynalite.endpoint, "health-degraded")
-    tables["Clients"] = "health-degraded-missing-table"
+def _deep_health(dynalite: Dynalite, prefix: str, **changed_tables: str) -> Reply:
+    """A deep check by handlers whose links name `changed_tables` instead of, or besides, the
+    app's tables (which exist under `prefix`)."""
+    tables = {**create_tables(dynalite.endpoint, prefix), **changed_tables}
     with loaded_handlers(dynalite.endpoint, tables) as handlers:
-        reply = handlers.call("GET /health", {"deep": "true"})
+        return handlers.call("GET /health", {"deep": "true"})
+
+
+def test_deep_health_is_degraded_and_names_the_missing_table(dynalite: Dynalite) -> None:
+    reply = _deep_health(dynalite, "health-degraded", Clients="health-degraded-missing-table")
     assert reply.status == 503
     assert reply.headers["retry-after"] == "1"
     assert reply.body["status"] == "degraded"
@@ -165,20 +170,17 @@ def test_deep_health_is_degraded_and_names_the_missing_table(dynalite: Dynalite)
     }
 
 
-# --- sessions -------------------------------------------------------------------------------
-
-
 def test_deep_health_checks_whatever_tables_its_links_name(dynalite: Dynalite) -> None:
-    tables = create_tables(dynalite.endpoint, "health-links")
-    tables["Archive"] = "health-links-archive"
-    with loaded_handlers(dynalite.endpoint, tables) as handlers:
-        reply = handlers.call("GET /health", {"deep": "true"})
+    reply = _deep_health(dynalite, "health-links", Archive="health-links-archive")
     assert reply.status == 503
     assert reply.body["checks"] == {
         "Sessions": "ok",
         "Clients": "ok",
         "Archive": "failed: ResourceNotFoundException",
     }
+
+
+# --- sessions -------------------------------------------------------------------------------
 
 
 def _expected_sessions_of_many() -> list[str]:
