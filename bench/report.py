@@ -171,12 +171,12 @@ def _cold_start(cold: dict[str, Any]) -> Section:
         if "diagnosis" in f
     ]
     if set(CONTEXT_BASELINES) <= set(cold["baselines"]):
-        notes.insert(
-            0,
+        notes[:0] = [
             "The baselines past the first three are context, not targets: Lambda's runtime has"
             " imported `logging` before any handler, and the data handlers call `gc.freeze()`"
             " once their client is built.",
-        )
+            "",
+        ]
     return Section(
         "Cold start",
         f"A fresh interpreter (`python -S`, site-packages on PYTHONPATH) per run, {cold['runs']}"
