@@ -51,10 +51,11 @@ BASELINES = {
     "import json": "import json",
     "import boto3 + DynamoDB client": "import boto3\nboto3.client('dynamodb')",
 }
+LOGGING_BASELINE = "import json, logging"
 CONTEXT_BASELINES = {
     # Lambda's Python runtime has set up `logging` before it imports any handler, so on
     # Lambda this part of a handler's imports is already paid.
-    "import json, logging": "import json, logging",
+    LOGGING_BASELINE: "import json, logging",
     # The data handlers freeze boto3's objects once their client is built, which spares
     # their process the full garbage collection the plain boto3 baseline pays.
     "import boto3 + DynamoDB client + gc.freeze()": (

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.cold_start import CONTEXT_BASELINES, TARGETS
+from bench.cold_start import CONTEXT_BASELINES, LOGGING_BASELINE, TARGETS
 from bench.http_latency import HEALTH_MEDIAN_TARGET_MS, OVERHEAD_TARGET_MS
 
 
@@ -82,6 +82,14 @@ def targets(results: dict[str, Any]) -> tuple[list[list[str]], list[str]]:
                 if "diagnosis" in f
                 else " `python -m bench.run --diagnose` says where the time goes."
             )
+            with_logging = cold["baselines"].get(LOGGING_BASELINE, {}).get("median_ms")
+            if baseline == "import json" and with_logging:
+                why += (
+                    f" Importing `logging`, which the one log line per request goes through,"
+                    f" already takes a fresh interpreter to {with_logging / baseline_ms:.2f}x"
+                    f" `import json`; against `{LOGGING_BASELINE}` {name} is"
+                    f" {f['median_ms'] / with_logging:.2f}x."
+                )
             gaps.append(f"- **Cold start {name}**: over its allowance by {_ms(over)}.{why}")
     zips = results["zips"]["functions"].values()
     largest = max(zips, key=lambda entry: entry["bytes"])
