@@ -177,18 +177,13 @@ def measure(sizes: tuple[int, ...] = SIZES, repeats: int = 15) -> dict[str, Any]
                 recorder.attach(client.meta.events)
             loaded = 0
             for size in sizes:
-                started = time.perf_counter()
                 _write_all(store_client, tables["Sessions"], _session_item, range(loaded, size))
                 _write_all(store_client, tables["Clients"], _client_item, range(loaded, size))
-                load_s = time.perf_counter() - started
-                items_written = 2 * (size - loaded)
                 loaded = size
                 sessions_query = {"clientId": MEASURED_CLIENT}
                 levels.append(
                     {
                         "items_per_table": size,
-                        "load_seconds": round(load_s, 2),
-                        "load_items_per_second": round(items_written / load_s),
                         "sessions": _measure_page(
                             handlers.sessions.handler,
                             "GET /sessions",

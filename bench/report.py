@@ -270,7 +270,7 @@ def _cost(cost: dict[str, Any]) -> Section:
     deep = cost["deep_page_number"]
     rows = []
     for level in cost["levels"]:
-        cells = [f"{level['items_per_table']:,}", f"{level['load_seconds']} s"]
+        cells = [f"{level['items_per_table']:,}"]
         for route in ("sessions", "clients"):
             for page in ("first_page", "deep_page"):
                 f = level[route][page]
@@ -290,7 +290,6 @@ def _cost(cost: dict[str, Any]) -> Section:
         "![Read capacity and latency per page against table size](bench/cost.png)",
         [
             "Items per table",
-            "Load time",
             "/sessions page 1",
             f"/sessions page {deep}",
             "/clients page 1",
