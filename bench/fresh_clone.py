@@ -1,6 +1,7 @@
 """`make measure-setup`: what a newcomer waits for, timed on a fresh clone with cold caches.
 
-Clones the current commit into a temporary folder and, with empty uv, pip and npm caches:
+Clones the current commit into a temporary folder and, with empty uv, pip and npm caches
+(each line of `make dev`'s output is stamped with the seconds since it started):
 - times `make dev` from its start to the first answer of `GET /health` (on a free port),
   then measures the environment it made (.venv; node_modules apart);
 - in a second fresh clone, times `make test` end to end and measures its .venv.
@@ -86,7 +87,7 @@ def first_answer(clone: Clone) -> float:
     try:
         assert dev.stdout is not None
         for line in dev.stdout:
-            print(f"  | {line}", end="", flush=True)
+            print(f"  {time.perf_counter() - started:6.1f} s | {line}", end="", flush=True)
             found = URL.search(line)
             if found:
                 return _poll_health(found.group(1), started)
