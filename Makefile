@@ -1,25 +1,72 @@
 # The two commands a newcomer needs: `make dev` and `make test`.
+#
+# `make dev` installs only what the local runtime runs on (requirements-local.lock); `make test`
+# and `make install` add the Pulumi SDKs and the test and benchmark tools (requirements.lock).
+# Both fill the same .venv with uv, from hash-pinned locks only.
+PYTHON ?= python3
+PORT ?= 3000
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
-MUTATE_STAMP := $(VENV)/.mutate-installed
+UV := $(VENV)/bin/uv
+LOCAL_STAMP := $(VENV)/.installed-local
+FULL_STAMP := $(VENV)/.installed
+MUTATE_STAMP := $(VENV)/.installed-mutate
+NODE_STAMP := node_modules/.package-lock.json
+UV_INSTALL := $(UV) pip install --quiet --python $(PY) --no-deps
+# Every lock is resolved for the oldest Python the project supports.
+LOCK := $(UV) pip compile --quiet --generate-hashes --python-version 3.11 $(LOCK_ARGS)
 
-.PHONY: install dev test lint bench mutate fuzz-long clean
+.PHONY: install full-install local-install dev test lint lock bench mutate fuzz-long measure-setup clean
 
-install: $(STAMP) node_modules/.package-lock.json
+# The Python and npm installs wait on the network more than on the CPU, so `install` and
+# `dev` run them side by side (-j2 in a sub-make, leaving the rest of the Makefile in order).
+install:
+	@$(MAKE) --no-print-directory -j2 full-install
 
-$(STAMP): requirements.lock pyproject.toml
-	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements.lock
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+full-install: $(FULL_STAMP) $(NODE_STAMP)
+	@:
+local-install: $(LOCAL_STAMP) $(NODE_STAMP)
+	@:
+
+# uv lives in the project's own environment, which pip only ever touches to put it there.
+$(UV): requirements-uv.lock
+	test -x $(PY) || $(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) -m pip --python $(PY) install --quiet --require-hashes --no-deps -r requirements-uv.lock
 	touch $@
 
-node_modules/.package-lock.json: package.json package-lock.json
+# The editable install builds with the locked setuptools (--no-build-isolation), so it
+# fetches nothing unpinned.
+$(LOCAL_STAMP): $(UV) requirements-local.lock pyproject.toml
+	$(UV_INSTALL) --require-hashes -r requirements-local.lock
+	$(UV_INSTALL) --no-build-isolation -e .
+	touch $@
+
+$(FULL_STAMP): $(UV) requirements.lock pyproject.toml
+	$(UV_INSTALL) --require-hashes -r requirements.lock
+	$(UV_INSTALL) --no-build-isolation -e .
+	touch $@
+
+# mutmut only for `make mutate`, on top of the full install and at its versions.
+$(MUTATE_STAMP): $(FULL_STAMP) requirements-mutate.lock
+	$(UV_INSTALL) --require-hashes -r requirements-mutate.lock
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 
-dev: install
+# Regenerates every lock file from pyproject.toml, keeping the versions already pinned
+# unless a change needs others; `make lock LOCK_ARGS=--upgrade` moves everything to the latest.
+# The local lock is constrained by the full one, so both install the same versions.
+lock: $(UV)
+	$(LOCK) --group uv -o requirements-uv.lock
+	$(LOCK) pyproject.toml --extra deploy --extra dev --group build -o requirements.lock
+	$(LOCK) pyproject.toml --group build -c requirements.lock -o requirements-local.lock
+	$(LOCK) --group mutate -c requirements.lock -o requirements-mutate.lock
+
+dev:
+	@$(MAKE) --no-print-directory -j2 local-install
 	$(VENV)/bin/draht seed
-	$(VENV)/bin/draht dev
+	$(VENV)/bin/draht dev --port $(PORT)
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -38,13 +85,13 @@ bench: install
 mutate: install $(MUTATE_STAMP)
 	$(PY) -m bench.mutation $(MODULES)
 
-$(MUTATE_STAMP): requirements-mutate.lock $(STAMP)
-	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements-mutate.lock
-	touch $@
-
 # The long forms of the fuzz (>= 1,000 generated requests), fault and load tests.
 fuzz-long: install
 	DRAHT_LONG=1 $(VENV)/bin/pytest tests/test_fuzz.py tests/test_faults.py tests/test_load.py
+
+# Times the first `make dev` and `make test` on a fresh clone of HEAD with cold caches.
+measure-setup:
+	$(PYTHON) bench/fresh_clone.py
 
 clean:
 	rm -rf $(VENV) node_modules .draht .mutmut

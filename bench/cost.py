@@ -1,9 +1,10 @@
 """What one page costs as the tables grow: DynamoDB capacity and latency at 1k, 10k, 100k items.
 
-The handlers run in this process against a real dynalite, exactly as deployed:
-their own client, their own Query or Scan. A hook on boto3's default session asks
-every DynamoDB call they make for its consumed capacity and records the answer,
-so the figures are the handler's real calls, not a reconstruction of them.
+The handlers run in this process against a real dynalite, loaded as the handler
+tests load them (tests/handler_env.py): their own client, their own Query or Scan.
+A hook on those clients asks every DynamoDB call for its consumed capacity and
+records the answer, so the figures are the handler's real calls, not a
+reconstruction of them.
 
 The baseline is what serving the same page without the key layout would cost: one
 client's sessions newest-first from a table without `pk`/`sk` needs a Scan of the
@@ -13,29 +14,24 @@ whole table (every item read, then sorted in memory), which grows with the table
 from __future__ import annotations
 
 import concurrent.futures
-import importlib
 import json
-import os
-import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
+from documented_events import LambdaContext, api_event
+from dynamo_calls import CallRecorder, DynamoCall
+from handler_env import create_tables, loaded_handlers
 
-from bench.lambda_env import api_event, function_environment
 from bench.stats import summary_ms
-from draht.app import app, clients, sessions
+from draht.app import app
 from draht.layout import client_item, session_item, wire
 from draht.local.store import (
-    LOCAL_CREDENTIALS,
-    LOCAL_REGION,
+    BATCH_WRITE_LIMIT,
     Dynalite,
+    batch_write,
     dynamodb_client,
-    ensure_tables,
-    local_table_name,
 )
-from draht.package import HANDLERS_DIR
 
 SIZES = (1_000, 10_000, 100_000)
 MEASURED_CLIENT = "client-000"
@@ -45,33 +41,11 @@ PAGE_LIMIT = 25
 DEEP_PAGE = 10
 """The deep page is reached by following this many cursors: continuing must cost no more."""
 
-_BATCH = 25
 _WRITERS = 8
 
 
-class CallRecorder:
-    """Asks each DynamoDB call for its consumed capacity and keeps what it reports."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-
-    def install(self, session: boto3.Session) -> None:
-        events = session.events
-        events.register("provide-client-params.dynamodb.*", self._ask_for_capacity)
-        events.register("after-call.dynamodb.*", self._record)
-
-    @staticmethod
-    def _ask_for_capacity(params: dict[str, Any], **_: Any) -> None:
-        params["ReturnConsumedCapacity"] = "TOTAL"
-
-    def _record(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
-        self.calls.append(
-            {
-                "operation": model.name,
-                "capacity_units": parsed.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0),
-                "items_read": parsed.get("ScannedCount", 0),
-            }
-        )
+def _ask_for_capacity(params: dict[str, Any], **_: Any) -> None:
+    params["ReturnConsumedCapacity"] = "TOTAL"
 
 
 def _session_item(index: int) -> dict[str, Any]:
@@ -106,33 +80,14 @@ def _write_all(
     client: Any, table_name: str, make: Callable[[int], dict[str, Any]], indexes: range
 ) -> None:
     def write_batch(start: int) -> None:
-        pending: list[dict[str, Any]] = [
+        requests = [
             {"PutRequest": {"Item": make(index)}}
-            for index in range(start, min(start + _BATCH, indexes.stop))
+            for index in range(start, min(start + BATCH_WRITE_LIMIT, indexes.stop))
         ]
-        for attempt in range(10):
-            answer = client.batch_write_item(RequestItems={table_name: pending})
-            pending = answer.get("UnprocessedItems", {}).get(table_name, [])
-            if not pending:
-                return
-            time.sleep(0.05 * 2**attempt)
-        raise RuntimeError(f"{len(pending)} items of {table_name} stayed unprocessed")
+        batch_write(client, table_name, requests)
 
     with concurrent.futures.ThreadPoolExecutor(_WRITERS) as pool:
-        list(pool.map(write_batch, range(indexes.start, indexes.stop, _BATCH)))
-
-
-def _handler(module_name: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    module = importlib.import_module(module_name)
-    return module.handler
-
-
-class _Context:
-    aws_request_id = "cost"
-    function_name = "cost"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+        list(pool.map(write_batch, range(indexes.start, indexes.stop, BATCH_WRITE_LIMIT)))
 
 
 def _pages(
@@ -140,9 +95,8 @@ def _pages(
     route_key: str,
     query: dict[str, str],
     recorder: CallRecorder,
-) -> Iterator[tuple[float, list[dict[str, Any]], dict[str, Any]]]:
+) -> Iterator[tuple[float, list[DynamoCall], dict[str, Any]]]:
     """Each page of the listing in turn: its latency, the store calls it made, its body."""
-    route = next(route for route in app.routes if route.key == route_key)
     cursor: str | None = None
     while True:
         page_query = {**query, "limit": str(PAGE_LIMIT)}
@@ -150,7 +104,7 @@ def _pages(
             page_query["cursor"] = cursor
         recorder.calls.clear()
         started = time.perf_counter()
-        response = handler(api_event(route, page_query), _Context())
+        response = handler(api_event(route_key, page_query), LambdaContext())
         elapsed = time.perf_counter() - started
         if response["statusCode"] != 200:
             raise RuntimeError(f"{route_key} answered {response['statusCode']}: {response}")
@@ -171,7 +125,7 @@ def _measure_page(
     figures: dict[str, Any] = {}
     for label, page_number in (("first_page", 1), ("deep_page", DEEP_PAGE + 1)):
         latencies: list[float] = []
-        calls: list[dict[str, Any]] = []
+        calls: list[DynamoCall] = []
         for _ in range(repeats):
             for number, (elapsed, page_calls, _body) in enumerate(
                 _pages(handler, route_key, query, recorder), start=1
@@ -182,9 +136,9 @@ def _measure_page(
                     break
         figures[label] = {
             **summary_ms(latencies),
-            "capacity_units": sum(call["capacity_units"] for call in calls),
-            "items_read": sum(call["items_read"] for call in calls),
-            "store_calls": [call["operation"] for call in calls],
+            "capacity_units": sum(call.capacity_units for call in calls),
+            "items_read": sum(call.items_read for call in calls),
+            "store_calls": [call.operation for call in calls],
         }
     return figures
 
@@ -213,54 +167,38 @@ def measure(sizes: tuple[int, ...] = SIZES, repeats: int = 15) -> dict[str, Any]
     levels: list[dict[str, Any]] = []
     with Dynalite() as store:
         store_client = dynamodb_client(store.endpoint)
-        table_arns = ensure_tables(store_client, app.name, app.tables)
-        sessions_table = local_table_name(app.name, sessions)
-        clients_table = local_table_name(app.name, clients)
-
-        os.environ.update(
-            {
-                "AWS_ENDPOINT_URL_DYNAMODB": store.endpoint,
-                "AWS_REGION": LOCAL_REGION,
-                "AWS_DEFAULT_REGION": LOCAL_REGION,
-                **LOCAL_CREDENTIALS,
-            }
-        )
-        for function in app.functions:
-            os.environ.update(function_environment(function, table_arns))
-        boto3.setup_default_session()
-        recorder = CallRecorder()
-        assert boto3.DEFAULT_SESSION is not None
-        recorder.install(boto3.DEFAULT_SESSION)
-        sys.path.insert(0, str(HANDLERS_DIR))
-        list_sessions = _handler(app.function("ListSessions").module)
-        list_clients = _handler(app.function("ListClients").module)
-
-        loaded = 0
-        for size in sizes:
-            started = time.perf_counter()
-            _write_all(store_client, sessions_table, _session_item, range(loaded, size))
-            _write_all(store_client, clients_table, _client_item, range(loaded, size))
-            load_s = time.perf_counter() - started
-            items_written = 2 * (size - loaded)
-            loaded = size
-            levels.append(
-                {
-                    "items_per_table": size,
-                    "load_seconds": round(load_s, 2),
-                    "load_items_per_second": round(items_written / load_s),
-                    "sessions": _measure_page(
-                        list_sessions,
-                        "GET /sessions",
-                        {"clientId": MEASURED_CLIENT},
-                        recorder,
-                        repeats,
-                    ),
-                    "clients": _measure_page(list_clients, "GET /clients", {}, recorder, repeats),
-                    "full_scan_baseline": {
-                        "sessions": _full_scan_baseline(store_client, sessions_table),
-                    },
-                }
-            )
+        tables = create_tables(store.endpoint, app.name)
+        with loaded_handlers(store.endpoint, tables) as handlers:
+            handler_clients = [handlers.sessions.dynamodb, handlers.clients.dynamodb]
+            for client in handler_clients:
+                client.meta.events.register("provide-client-params.dynamodb", _ask_for_capacity)
+            recorder = CallRecorder()
+            for client in handler_clients:
+                recorder.attach(client.meta.events)
+            loaded = 0
+            for size in sizes:
+                _write_all(store_client, tables["Sessions"], _session_item, range(loaded, size))
+                _write_all(store_client, tables["Clients"], _client_item, range(loaded, size))
+                loaded = size
+                sessions_query = {"clientId": MEASURED_CLIENT}
+                levels.append(
+                    {
+                        "items_per_table": size,
+                        "sessions": _measure_page(
+                            handlers.sessions.handler,
+                            "GET /sessions",
+                            sessions_query,
+                            recorder,
+                            repeats,
+                        ),
+                        "clients": _measure_page(
+                            handlers.clients.handler, "GET /clients", {}, recorder, repeats
+                        ),
+                        "full_scan_baseline": {
+                            "sessions": _full_scan_baseline(store_client, tables["Sessions"]),
+                        },
+                    }
+                )
     pages = [(r, p) for r in ("sessions", "clients") for p in ("first_page", "deep_page")]
     first, last = levels[0], levels[-1]
     return {

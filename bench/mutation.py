@@ -243,8 +243,8 @@ def _natural(name: str) -> tuple[str, int]:
 
 def judge(result: dict[str, Any], equivalents: list[Equivalent]) -> dict[str, Any]:
     """Score one module: detected / (all mutants - reviewed equivalents)."""
-    mine = {(e.function, e.change.strip()): e for e in equivalents if e.module == result["module"]}
-    used: set[tuple[str, str]] = set()
+    mine = {e.key: e for e in equivalents if e.module == result["module"]}
+    used: set[tuple[str, str, int, str]] = set()
     survivors = []
     detected = 0
     for mutant in result["mutants"]:

@@ -6,17 +6,18 @@ import json
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from events import api_event
+from documented_events import api_event
+from dynamo_calls import CallRecorder
 from handler_env import STAGE, Handlers, Reply, create_tables, loaded_handlers, put_items
 
 from draht.app import app
 from draht.layout import client_item, session_item, wire
 from draht.local.store import Dynalite
-from draht.package import HANDLERS_DIR, handler_files
+from draht.package import HANDLERS_DIR
 
 MANY = "client-many"
 SESSIONS_OF_MANY = 30
@@ -80,19 +81,11 @@ def api(dynalite: Dynalite) -> Iterator[Handlers]:
 
 
 @pytest.fixture
-def operations(api: Handlers) -> Iterator[list[str]]:
+def store_calls(api: Handlers) -> Iterator[CallRecorder]:
     """The DynamoDB operations the handlers call, observed on their real clients."""
-    seen: list[str] = []
-
-    def record(model: Any, **_: Any) -> None:
-        seen.append(model.name)
-
     clients = [api.sessions.dynamodb, api.clients.dynamodb, api.health._dynamodb()]
-    for client in clients:
-        client.meta.events.register("before-call.dynamodb", record)
-    yield seen
-    for client in clients:
-        client.meta.events.unregister("before-call.dynamodb", record)
+    with CallRecorder().watching(*(client.meta.events for client in clients)) as recorder:
+        yield recorder
 
 
 def _all_pages(api: Handlers, route_key: str, key: str, **query: str) -> list[list[Any]]:
@@ -139,12 +132,6 @@ assert not loaded, loaded
     subprocess.run([sys.executable, "-c", script], input=event, text=True, env=env, check=True)
 
 
-def test_health_zip_carries_no_cursor_code() -> None:
-    files = handler_files(app.function("Health"))
-    assert "_lib/cursor.py" not in files
-    assert "_lib/cursor.py" in handler_files(app.function("ListSessions"))
-
-
 def test_deep_health_checks_every_linked_table(api: Handlers) -> None:
     reply = api.call("GET /health", {"deep": "true"})
     assert reply.status == 200
@@ -164,17 +151,32 @@ def test_deep_must_be_true_or_false(api: Handlers, deep: str) -> None:
     assert "deep" in reply.body["detail"]
 
 
-def test_deep_health_is_degraded_and_names_the_missing_table(dynalite: Dynalite) -> None:
-    tables = create_tables(dynalite.endpoint, "health-degraded")
-    tables["Clients"] = "health-degraded-missing-table"
+def _deep_health(dynalite: Dynalite, prefix: str, **changed_tables: str) -> Reply:
+    """A deep check by handlers whose links name `changed_tables` instead of, or besides, the
+    app's tables (which exist under `prefix`)."""
+    tables = {**create_tables(dynalite.endpoint, prefix), **changed_tables}
     with loaded_handlers(dynalite.endpoint, tables) as handlers:
-        reply = handlers.call("GET /health", {"deep": "true"})
+        return handlers.call("GET /health", {"deep": "true"})
+
+
+def test_deep_health_is_degraded_and_names_the_missing_table(dynalite: Dynalite) -> None:
+    reply = _deep_health(dynalite, "health-degraded", Clients="health-degraded-missing-table")
     assert reply.status == 503
     assert reply.headers["retry-after"] == "1"
     assert reply.body["status"] == "degraded"
     assert reply.body["checks"] == {
         "Sessions": "ok",
         "Clients": "failed: ResourceNotFoundException",
+    }
+
+
+def test_deep_health_checks_whatever_tables_its_links_name(dynalite: Dynalite) -> None:
+    reply = _deep_health(dynalite, "health-links", Archive="health-links-archive")
+    assert reply.status == 503
+    assert reply.body["checks"] == {
+        "Sessions": "ok",
+        "Clients": "ok",
+        "Archive": "failed: ResourceNotFoundException",
     }
 
 
@@ -227,9 +229,9 @@ def test_a_client_without_sessions_gets_an_empty_last_page(api: Handlers) -> Non
     assert reply.body == {"sessions": [], "nextCursor": None}
 
 
-def test_sessions_are_read_by_query_only(api: Handlers, operations: list[str]) -> None:
+def test_sessions_are_read_by_query_only(api: Handlers, store_calls: CallRecorder) -> None:
     _all_pages(api, "GET /sessions", "sessions", clientId=MANY, limit="7")
-    assert set(operations) == {"Query"}
+    assert set(store_calls.operations) == {"Query"}
 
 
 # --- clients --------------------------------------------------------------------------------
@@ -264,9 +266,9 @@ def test_clients_pages_return_every_client_once(api: Handlers, limit: int) -> No
     assert 0 < len(pages[-1]) <= limit
 
 
-def test_clients_are_read_by_scan_only(api: Handlers, operations: list[str]) -> None:
+def test_clients_are_read_by_scan_only(api: Handlers, store_calls: CallRecorder) -> None:
     _all_pages(api, "GET /clients", "clients", limit="5")
-    assert set(operations) == {"Scan"}
+    assert set(store_calls.operations) == {"Scan"}
 
 
 LAMBDA_RESPONSE_MAX_BYTES = 6 * 1024 * 1024
@@ -303,18 +305,18 @@ def test_pages_of_large_items_stay_within_lambdas_response_limit(dynalite: Dynal
 
 
 def test_each_handler_calls_exactly_the_actions_its_links_grant(
-    api: Handlers, operations: list[str]
+    api: Handlers, store_calls: CallRecorder
 ) -> None:
-    calls = {
+    calls: dict[str, Callable[[], object]] = {
         "Health": lambda: api.call("GET /health", {"deep": "true"}),
         "ListSessions": lambda: _all_pages(api, "GET /sessions", "sessions", clientId=MANY),
         "ListClients": lambda: _all_pages(api, "GET /clients", "clients", limit="5"),
     }
     for function in app.functions:
-        operations.clear()
+        store_calls.calls.clear()
         calls[function.name]()
         granted = {action for link in function.links for action in link.actions}
-        assert {f"dynamodb:{name}" for name in operations} == granted, function.name
+        assert {f"dynamodb:{name}" for name in store_calls.operations} == granted, function.name
 
 
 # --- invalid input --------------------------------------------------------------------------
@@ -339,7 +341,7 @@ INVALID_LIMITS = [
 @pytest.mark.parametrize("limit", INVALID_LIMITS)
 @pytest.mark.parametrize("route_key", ["GET /sessions", "GET /clients"])
 def test_a_limit_outside_1_to_100_is_a_bad_request(
-    api: Handlers, operations: list[str], route_key: str, limit: str
+    api: Handlers, store_calls: CallRecorder, route_key: str, limit: str
 ) -> None:
     query = [("clientId", MANY)] + [("limit", part) for part in limit.split(",")]
     reply = api.call(route_key, query, request_id="req-limit")
@@ -350,7 +352,7 @@ def test_a_limit_outside_1_to_100_is_a_bad_request(
     assert reply.body["status"] == 400
     assert reply.body["requestId"] == "req-limit"
     assert "limit" in reply.body["detail"]
-    assert operations == []
+    assert store_calls.operations == []
 
 
 @pytest.mark.parametrize(
@@ -359,12 +361,12 @@ def test_a_limit_outside_1_to_100_is_a_bad_request(
     ids=["missing", "empty", "too-long", "missing-with-limit"],
 )
 def test_sessions_need_a_client_id(
-    api: Handlers, operations: list[str], query: dict[str, str]
+    api: Handlers, store_calls: CallRecorder, query: dict[str, str]
 ) -> None:
     reply = api.call("GET /sessions", query)
     assert reply.status == 400
     assert "clientId" in reply.body["detail"]
-    assert operations == []
+    assert store_calls.operations == []
 
 
 def test_the_longest_client_id_is_served(api: Handlers) -> None:

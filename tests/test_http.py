@@ -16,7 +16,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from events import LambdaContext, api_event
+from documented_events import LambdaContext, api_event
 from handler_env import handler_lib
 
 ROUTE = "GET /things"

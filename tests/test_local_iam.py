@@ -35,10 +35,10 @@ import pytest
 from botocore import handlers
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
-from events import api_event
+from dev_process import TEST_HANDLERS
+from documented_events import api_event
 from local_apps.declarations import app as test_app
 from local_apps.declarations import clients, cross_reader
-from local_apps.dev_process import TEST_HANDLERS
 
 from draht.app import app
 from draht.local.iam import Enforcer, Policy, caller_arn, denial_message, dynamodb_access
@@ -218,7 +218,8 @@ def _client(
         aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     )
     config = Config(connect_timeout=1, read_timeout=5, retries={"total_max_attempts": 1})
-    return session.client(service, endpoint_url=endpoint, config=config)
+    # boto3-stubs type client() per service name; these tests pass the name as a plain str.
+    return session.client(service, endpoint_url=endpoint, config=config)  # type: ignore[call-overload]
 
 
 @pytest.fixture
@@ -238,7 +239,10 @@ def _denied(error: ClientError) -> bool:
 
 
 def _method_name(client: Any, operation: str) -> str:
-    return {api: method for method, api in client.meta.method_to_api_mapping.items()}[operation]
+    methods: dict[str, str] = {
+        api: method for method, api in client.meta.method_to_api_mapping.items()
+    }
+    return methods[operation]
 
 
 @pytest.mark.parametrize(("operation", "params", "pairs"), OPERATION_SHAPES, ids=SHAPE_IDS)
@@ -572,7 +576,13 @@ def _invoke_in_worker(deployment: Deployment, function: Function, query: dict[st
         finally:
             worker.stop()
 
-    return asyncio.run(invoke())
+    # A loop of its own, leaving the thread's current loop alone: asyncio.run would unset it,
+    # and Pulumi's mocks in later tests ask for it.
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(invoke())
+    finally:
+        loop.close()
 
 
 def test_an_explicit_deny_reaches_the_worker_and_beats_the_linked_grant(

@@ -5,6 +5,8 @@ IAM decisions are in tests/test_local_iam.py."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,14 @@ from draht.app import app
 from draht.local.events import HttpRequest, MalformedResponse, Router, build_event, http_response
 from draht.local.runtime import HandlerWatcher
 from draht.local.seed import SESSION_COUNT, sample_data, seed
-from draht.local.store import Dynalite, dynamodb_client, ensure_tables, local_table_name
+from draht.local.store import (
+    Dynalite,
+    UnprocessedItems,
+    batch_write,
+    dynamodb_client,
+    ensure_tables,
+    local_table_name,
+)
 from draht.model import Function, Route, Table
 
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
@@ -110,3 +119,48 @@ def test_handler_watcher_sees_edits_and_new_files_but_not_bytecode(tmp_path: Pat
     assert not watcher.changed()
     (tmp_path / "new.py").write_text("")
     assert watcher.changed()
+
+
+class _Unprocessing:
+    """A BatchWriteItem client that leaves the last request of each call unprocessed `times` times.
+
+    dynalite always processes a whole batch, so this is the only way to see the retry.
+    """
+
+    def __init__(self, times: int) -> None:
+        self.times = times
+        self.calls: list[list[dict[str, Any]]] = []
+
+    def batch_write_item(self, RequestItems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        ((table, requests),) = RequestItems.items()
+        self.calls.append(requests)
+        if self.times == 0:
+            return {"UnprocessedItems": {}}
+        self.times -= 1
+        return {"UnprocessedItems": {table: requests[-1:]}}
+
+
+def _puts(count: int) -> list[dict[str, Any]]:
+    return [{"PutRequest": {"Item": {"id": {"S": str(n)}}}} for n in range(count)]
+
+
+def test_batch_write_sends_25_at_a_time_and_resends_what_stayed_unprocessed() -> None:
+    # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html
+    # ("up to 25 put or delete requests"; "UnprocessedItems": retry them with exponential backoff)
+    client = _Unprocessing(times=2)
+    batch_write(client, "t", _puts(30), first_pause_s=0)
+    assert [len(call) for call in client.calls] == [25, 1, 1, 5]
+    assert client.calls[1] == client.calls[2] == [_puts(25)[24]]
+
+
+def test_batch_write_raises_when_writes_stay_unprocessed_after_every_attempt() -> None:
+    client = _Unprocessing(times=100)
+    with pytest.raises(UnprocessedItems, match="1 writes to t stayed unprocessed after 3 attempts"):
+        batch_write(client, "t", _puts(3), attempts=3, first_pause_s=0)
+    assert len(client.calls) == 3
+
+
+def test_the_cli_loads_the_http_server_only_for_draht_dev() -> None:
+    # draht seed and draht invoke find their store through draht.local.store alone.
+    script = "import sys, draht.cli; sys.exit('draht.local.server' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", script], check=False).returncode == 0

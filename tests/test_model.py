@@ -12,7 +12,6 @@ from draht.model import (
     link_value,
     policy_statements,
 )
-from draht.package import build_archive, handler_files
 
 
 def test_functions_come_from_routes_in_route_order() -> None:
@@ -50,17 +49,6 @@ def test_a_duplicate_route_is_refused() -> None:
     function = app.function("Health")
     with pytest.raises(DeclarationError, match="declared twice"):
         App(name="x", tables=(), routes=(Route("GET /a", function), Route("GET /a", function)))
-
-
-def test_zip_holds_the_handler_and_only_the_helpers_it_imports() -> None:
-    files = handler_files(app.function("Health"))
-    assert "health.py" in files
-    assert all(name == "health.py" or name.startswith("_lib/") for name in files)
-
-
-def test_zip_is_byte_for_byte_repeatable() -> None:
-    function = app.function("ListSessions")
-    assert build_archive(function).data == build_archive(function).data
 
 
 # The security promises of the declaration, written out rather than derived from it.
