@@ -55,6 +55,14 @@ def test_a_bad_request_is_a_400_problem_with_its_detail(http: ModuleType) -> Non
     }
 
 
+def test_a_problem_body_is_compact_json_in_utf_8(http: ModuleType) -> None:
+    response = http.problem(400, "clientId 'é' is unknown", "req-é")
+    assert response["body"] == (
+        '{"type":"about:blank","title":"Bad Request","status":400,'
+        '"detail":"clientId \'é\' is unknown","requestId":"req-é"}'
+    )
+
+
 def test_an_unavailable_store_is_a_503_problem_to_retry_after_one_second(
     http: ModuleType,
 ) -> None:
@@ -146,21 +154,21 @@ def test_the_request_id_falls_back_from_the_gateway_to_lambda_to_unknown(
     assert _problem(response)["requestId"] == expected
 
 
-def test_the_request_line_carries_the_latency_in_milliseconds(
-    http: ModuleType, caplog: pytest.LogCaptureFixture
+def test_the_request_line_carries_the_latency_in_milliseconds_to_a_tenth(
+    http: ModuleType, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.INFO, logger="draht")
+    # The clock reads 12.3456 ms apart around the work; anyone else gets the real clock.
+    readings = [100.0, 100.0123456]
+    real_clock = time.perf_counter
+    monkeypatch.setattr(
+        http.time, "perf_counter", lambda: readings.pop(0) if readings else real_clock()
+    )
 
-    def work(_: dict[str, str]) -> Any:
-        time.sleep(0.05)
-        return http.json_response(200, {})
-
-    _serve(http, work)
+    _serve(http, lambda _: http.json_response(200, {}))
     (line,) = caplog.records
-    latency = line.latencyMs  # type: ignore[attr-defined]
-    assert 50 <= latency < 5000
-    assert latency == round(latency, 1)
-    assert line.getMessage() == f"req-1 {ROUTE} 200 {latency:.1f} ms"
+    assert line.latencyMs == 12.3  # type: ignore[attr-defined]
+    assert line.getMessage() == f"req-1 {ROUTE} 200 12.3 ms"
     assert (line.requestId, line.route, line.status) == ("req-1", ROUTE, 200)  # type: ignore[attr-defined]
 
 
