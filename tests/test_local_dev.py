@@ -21,14 +21,17 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from local_apps.declarations import app as test_app
 from local_apps.declarations import clients, sessions
 from local_apps.dev_process import TEST_APP, TEST_HANDLERS, DevProcess, alive, run_draht
 
+from draht.local.python import lambda_interpreter
 from draht.local.seed import sample_data
 from draht.local.store import Dynalite, dynamodb_client, local_table_name
+from draht.model import PYTHON_RUNTIME
 
 TIMEOUT_S = 1
 
@@ -391,6 +394,87 @@ def test_iam_denies_a_table_the_function_is_not_linked_to(
     own = local_table_name(test_app.name, clients)
     allowed = _json(test_server.request(f"/cross?table={own}&session={session}").body)
     assert allowed == {"count": 0}
+
+
+@pytest.mark.parametrize(
+    ("statement", "action", "table"),
+    [
+        ('SELECT * FROM "drahttest-local-sessions"', "PartiQLSelect", "drahttest-local-sessions"),
+        (
+            "INSERT INTO \"drahttest-local-clients\" VALUE {'clientId': 'x'}",
+            "PartiQLInsert",
+            "drahttest-local-clients",
+        ),
+    ],
+)
+def test_partiql_is_denied_naming_the_iam_action_of_the_statement(
+    test_server: DevProcess, statement: str, action: str, table: str
+) -> None:
+    reply = _json(test_server.request(f"/cross?statement={quote(statement)}").body)
+    assert reply["code"] == "AccessDeniedException"
+    assert reply["message"].endswith(
+        f"is not authorized to perform: dynamodb:{action} on resource:"
+        f" arn:aws:dynamodb:us-east-1:000000000000:table/{table}"
+        f" because no identity-based policy allows the dynamodb:{action} action"
+    )
+
+
+def test_partiql_select_granted_on_a_table_reaches_the_store(test_server: DevProcess) -> None:
+    statement = 'SELECT * FROM "drahttest-local-clients"'
+    reply = _json(test_server.request(f"/cross?statement={quote(statement)}").body)
+    # dynalite has no PartiQL: its own answer shows the call got past IAM.
+    assert reply["code"] == "UnknownOperationException", reply
+
+
+# What a function may import -------------------------------------------------------------------
+
+
+def test_a_handler_importing_a_module_its_zip_lacks_fails_as_on_lambda(
+    test_server: DevProcess,
+) -> None:
+    reply = test_server.request("/imports-yaml")
+    assert (reply.status, _json(reply.body)) == (500, {"message": "Internal Server Error"})
+    # awslambdaric's init error, logged as Lambda logs it with the JSON log format.
+    logged = json.loads(test_server.wait_for(r"^\[ImportsYaml\] (\{.*\})$").group(1))
+    assert logged.pop("level") == "ERROR"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", logged.pop("timestamp"))
+    assert logged == {
+        "errorMessage": "Unable to import module 'imports_yaml': No module named 'yaml'",
+        "errorType": "Runtime.ImportModuleError",
+        "requestId": "",
+        "stackTrace": [],
+    }
+    test_server.wait_for(r"^yaml is not in the ImportsYaml function's zip")
+
+
+def test_a_function_imports_its_zip_the_standard_library_and_boto3_only(
+    test_server: DevProcess,
+) -> None:
+    tried = ["boto3", "botocore.session", "dateutil.parser", "json", "yaml", "draht", "echo"]
+    reply = test_server.request(f"/runtime?try={','.join(tried)}")
+    assert reply.status == 200
+    assert _json(reply.body)["imports"] == {
+        "boto3": "ok",
+        "botocore.session": "ok",
+        "dateutil.parser": "ok",
+        "json": "ok",
+        "yaml": "ModuleNotFoundError: No module named 'yaml'",
+        "draht": "ModuleNotFoundError: No module named 'draht'",
+        # A file of the handlers folder that this function's zip does not hold.
+        "echo": "ModuleNotFoundError: No module named 'echo'",
+    }
+
+
+def test_workers_run_on_the_deployed_runtimes_python_where_installed(
+    test_server: DevProcess,
+) -> None:
+    interpreter = lambda_interpreter()
+    if os.environ.get("DRAHT_REQUIRE_LAMBDA_PYTHON"):
+        assert interpreter.matches_runtime, f"no {PYTHON_RUNTIME} interpreter on this machine"
+    reply = _json(test_server.request("/runtime").body)
+    assert reply["python"] == interpreter.version
+    assert reply["executionEnv"] == f"AWS_Lambda_{PYTHON_RUNTIME}"
+    assert f"\npython  {interpreter.describe()}\n" in test_server.output
 
 
 # Hot reload ---------------------------------------------------------------------------------

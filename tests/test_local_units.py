@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import platform
 import re
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ import pytest
 from draht.app import app
 from draht.local.events import HttpRequest, MalformedResponse, Router, build_event, http_response
 from draht.local.iam import Policy, denial_message, dynamodb_access
+from draht.local.python import lambda_interpreter, runtime_packages
 from draht.local.runtime import HandlerWatcher
 from draht.local.seed import SESSION_COUNT, sample_data, seed
 from draht.local.store import Dynalite, dynamodb_client, ensure_tables, local_table_name
@@ -208,3 +211,42 @@ def test_handler_watcher_sees_edits_and_new_files_but_not_bytecode(tmp_path: Pat
     assert not watcher.changed()
     (tmp_path / "new.py").write_text("")
     assert watcher.changed()
+
+
+def test_lambdas_python_runtime_provides_boto3_and_its_requirements() -> None:
+    assert runtime_packages().modules == {
+        "boto3",
+        "botocore",
+        "s3transfer",
+        "jmespath",
+        "dateutil",
+        "six",
+        "urllib3",
+    }
+
+
+def test_without_the_runtimes_python_workers_use_this_one_and_say_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+    interpreter = lambda_interpreter("python3.99")
+    assert (interpreter.executable, interpreter.matches_runtime) == (sys.executable, False)
+    assert interpreter.describe().startswith(
+        f"{platform.python_version()} here but python3.99 on AWS: local and deployed Python differ"
+    )
+
+
+def test_an_interpreter_of_the_runtimes_version_is_found_in_pyenvs_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stand-in reports a version no real interpreter here has.
+    stand_in = tmp_path / "versions" / "3.99.1" / "bin" / "python3.99"
+    stand_in.parent.mkdir(parents=True)
+    stand_in.write_text(f"#!/bin/sh\necho 3.99.1\necho {stand_in}\n")
+    stand_in.chmod(0o755)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+    interpreter = lambda_interpreter("python3.99")
+    assert (interpreter.executable, interpreter.version) == (str(stand_in), "3.99.1")
+    assert interpreter.describe() == f"3.99.1 ({stand_in}), as deployed (python3.99)"

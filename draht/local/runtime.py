@@ -15,7 +15,6 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 import time
 import uuid
 from collections import deque
@@ -36,10 +35,12 @@ from draht.local.events import (
     http_response,
 )
 from draht.local.iam import caller_arn
+from draht.local.python import Interpreter, lambda_interpreter, runtime_packages
 from draht.local.store import LOCAL_CREDENTIALS, LOCAL_REGION, local_table_name
-from draht.local.worker import FrameDecoder, FrameTooLarge, encode_frame
+from draht.local.worker import BOOTSTRAP, FrameDecoder, FrameTooLarge, encode_frame
 from draht.model import (
     APP_RESOURCE,
+    PYTHON_RUNTIME,
     RESOURCE_ENV_PREFIX,
     App,
     Function,
@@ -47,6 +48,7 @@ from draht.model import (
     link_value,
     policy_statements,
 )
+from draht.package import handler_files
 from draht.settings import Settings
 
 LOCAL_STAGE = "local"
@@ -55,6 +57,8 @@ INIT_TIMEOUT_S = 10.0
 RESPONSE_LIMIT_BYTES = 6 * 1024 * 1024
 """Lambda's limit on a synchronous invocation's response payload."""
 _PASSED_THROUGH = ("PATH", "SYSTEMROOT")
+_DRAHT_FOLDER = str(Path(__file__).resolve().parents[2])
+_LAMBDA_ERROR_FIELDS = ("errorMessage", "errorType", "requestId", "stackTrace")
 
 
 class InvocationFailed(Exception):
@@ -72,6 +76,7 @@ class Deployment:
     table_arns: Mapping[str, str]
     region: str = LOCAL_REGION
     credentials: Mapping[str, str] = field(default_factory=lambda: dict(LOCAL_CREDENTIALS))
+    python: Interpreter = field(default_factory=lambda_interpreter)
 
     @property
     def _any_table_arn(self) -> str | None:
@@ -109,7 +114,7 @@ class Deployment:
                 "PYTHONDONTWRITEBYTECODE": "1",
                 "LAMBDA_TASK_ROOT": str(self.handlers_dir),
                 "_HANDLER": function.handler,
-                "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{PYTHON_RUNTIME}",
                 "AWS_LAMBDA_FUNCTION_NAME": function.name,
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.settings.memory_mb),
@@ -130,12 +135,39 @@ class Deployment:
             )
         return environment
 
+    def worker_command(self, read_fd: int, write_fd: int) -> list[str]:
+        # -I -S: nothing from the environment or site-packages; the init frame says what
+        # may be imported. -u: handler output reaches the console as written.
+        return [
+            self.python.executable,
+            "-I",
+            "-S",
+            "-u",
+            "-c",
+            BOOTSTRAP,
+            _DRAHT_FOLDER,
+            str(read_fd),
+            str(write_fd),
+        ]
+
+    def _zip_files(self, function: Function) -> list[str]:
+        try:
+            return list(handler_files(function, self.handlers_dir))
+        except SyntaxError:
+            # The worker's import reports the error as Lambda does; the packager cannot
+            # follow the imports of a file it cannot parse.
+            return [f"{function.module.replace('.', '/')}.py"]
+
     def init_frame(self, function: Function) -> bytes:
+        packages = runtime_packages()
         return encode_frame(
             {
                 "module": function.module,
                 "attribute": function.attribute,
                 "handlersDir": str(self.handlers_dir),
+                "zipFiles": self._zip_files(function),
+                "runtimeModules": sorted(packages.modules),
+                "runtimePaths": list(packages.paths),
                 "functionArn": self.function_arn(function),
                 "statements": policy_statements(function, self.table_arns),
                 "caller": caller_arn(self.account_id, self.role_name(function), function.name),
@@ -150,6 +182,7 @@ class Worker:
     def __init__(self, deployment: Deployment, function: Function, generation: int) -> None:
         self.generation = generation
         self.invocations = 0
+        self._function_name = function.name
         self._loop = asyncio.get_running_loop()
         self._decoder = FrameDecoder(RESPONSE_LIMIT_BYTES)
         self._pending: asyncio.Future[Any] | None = None
@@ -157,14 +190,7 @@ class Worker:
         self._response_fd, response_write = os.pipe()
         try:
             self._process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-I",
-                    "-m",
-                    "draht.local.worker",
-                    str(request_read),
-                    str(response_write),
-                ],
+                deployment.worker_command(request_read, response_write),
                 env=deployment.environment(function),
                 cwd=deployment.handlers_dir,
                 stdin=subprocess.DEVNULL,
@@ -188,7 +214,7 @@ class Worker:
         reply = await self._next_reply(INIT_TIMEOUT_S, "init")
         if "error" in reply:
             self.stop()
-            raise InvocationFailed(_describe_error(reply["error"]))
+            raise InvocationFailed(_describe_error(reply["error"], self._function_name))
 
     async def invoke(self, event: dict[str, Any], timeout_s: float) -> Any:
         self.invocations += 1
@@ -200,7 +226,7 @@ class Worker:
         )
         reply = await self._next_reply(timeout_s, "invocation")
         if "error" in reply:
-            raise InvocationFailed(_describe_error(reply["error"]))
+            raise InvocationFailed(_describe_error(reply["error"], self._function_name))
         return reply["result"]
 
     def _send(self, frame: bytes) -> None:
@@ -281,8 +307,29 @@ class Worker:
         self._reap()
 
 
-def _describe_error(error: Mapping[str, Any]) -> str:
-    return str(error.get("traceback") or f"{error.get('errorType')}: {error.get('errorMessage')}")
+def _describe_error(error: Mapping[str, Any], function_name: str) -> str:
+    """The console's account of a failed invocation: Lambda's own log line, or the traceback."""
+    if str(error.get("errorType", "")).startswith("Runtime."):
+        # awslambdaric's `log_error` under the JSON log format the stack configures.
+        text = json.dumps(
+            {
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
+                "level": "ERROR",
+                **{key: error.get(key) for key in _LAMBDA_ERROR_FIELDS},
+            }
+        )
+    else:
+        text = str(
+            error.get("traceback") or f"{error.get('errorType')}: {error.get('errorMessage')}"
+        )
+    missing = error.get("missingModule")
+    if missing:
+        text = (
+            f"{text.rstrip()}\n{missing} is not in the {function_name} function's zip, and"
+            " Lambda's Python runtime does not provide it (it has the standard library, boto3,"
+            " botocore and their dependencies): deployed, this import fails the same way"
+        )
+    return text
 
 
 class FunctionPool:

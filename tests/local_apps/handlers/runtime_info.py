@@ -1,0 +1,25 @@
+"""Reports the Python it runs on and which of the modules named by ?try= it can import."""
+
+import importlib
+import os
+import platform
+
+import boto3
+
+
+def handler(event, context):
+    names = (event.get("queryStringParameters") or {}).get("try", "")
+    imports = {}
+    for name in filter(None, names.split(",")):
+        try:
+            importlib.import_module(name)
+        except ImportError as error:
+            imports[name] = f"{type(error).__name__}: {error}"
+        else:
+            imports[name] = "ok"
+    return {
+        "python": platform.python_version(),
+        "executionEnv": os.environ["AWS_EXECUTION_ENV"],
+        "boto3": boto3.__version__,
+        "imports": imports,
+    }
