@@ -529,6 +529,27 @@ def test_invoke_runs_one_request_through_a_worker(tmp_path: Path) -> None:
     assert "Echo cold" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("request_line", "status", "exit_status"),
+    [("GET /shape", 200, 0), ("GET /nowhere", 404, 4), ("GET /fails", 500, 5)],
+)
+def test_invoke_exits_non_zero_on_4xx_and_5xx_answers(
+    tmp_path: Path, request_line: str, status: int, exit_status: int
+) -> None:
+    result = run_draht(
+        "invoke",
+        request_line,
+        "--app",
+        TEST_APP,
+        "--handlers",
+        str(TEST_HANDLERS),
+        "--data-dir",
+        str(tmp_path),
+    )
+    assert result.stdout.splitlines()[0] == f"HTTP {status}", result.stderr
+    assert result.returncode == exit_status
+
+
 def test_openapi_prints_the_document() -> None:
     result = run_draht("openapi")
     assert result.returncode == 0, result.stderr
