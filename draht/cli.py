@@ -261,6 +261,11 @@ async def _serve(
         raise UsageError(
             f"cannot listen on {host}:{port} ({error.strerror}): stop what holds it or pass --port"
         ) from None
+    supervisor = (
+        None
+        if store.dynalite is None
+        else loop.create_task(store.dynalite.keep_running(console.line))
+    )
     try:
         url = f"http://{host}:{bound}"
         if store.folder is not None:
@@ -269,6 +274,8 @@ async def _serve(
         await stop.wait()
         console.line("stopping: workers and store")
     finally:
+        if supervisor is not None:
+            supervisor.cancel()
         await server.stop()
 
 

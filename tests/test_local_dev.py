@@ -175,6 +175,57 @@ def test_a_server_killed_outright_takes_its_workers_and_store_along(tmp_path: Pa
             sleeping.result()
 
 
+def _store_pid(server: DevProcess) -> int:
+    for pid in server.children():
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if Path(command[0].decode()).name == "node":
+            return pid
+    raise AssertionError(f"no store process below draht dev:\n{server.output}")
+
+
+def test_a_store_killed_mid_run_is_noticed_and_restarted_from_its_data_folder(
+    tmp_path: Path,
+) -> None:
+    assert run_draht("seed", "--data-dir", str(tmp_path)).returncode == 0
+    server = DevProcess(["--data-dir", str(tmp_path)])
+    try:
+        assert len(_json(server.request("/clients?limit=100").body)["clients"]) == 6
+        killed = _store_pid(server)
+        os.kill(killed, signal.SIGKILL)
+        server.wait_for(r"^store   dynalite exited \(signal 9\): restarting it from .*store")
+        statuses = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            reply = server.request("/clients?limit=100")
+            statuses.append(reply.status)
+            if reply.status == 200:
+                break
+        # Until the store is back the handler answers 503, as it does on AWS when DynamoDB
+        # cannot be reached; then every item written before the crash is there.
+        assert set(statuses[:-1]) <= {503} and statuses[-1] == 200, statuses
+        assert len(_json(reply.body)["clients"]) == 6
+        assert _store_pid(server) != killed
+        assert len([line for line in server.output.splitlines() if "exited" in line]) == 1
+    finally:
+        server.stop()
+
+
+def test_the_store_gets_a_minimal_environment_not_the_parents_secrets(tmp_path: Path) -> None:
+    secrets = {"AWS_SECRET_ACCESS_KEY": "parent-secret", "GITHUB_TOKEN": "parent-token"}
+    server = DevProcess(["--data-dir", str(tmp_path)], env={**os.environ, **secrets})
+    try:
+        environ = Path(f"/proc/{_store_pid(server)}/environ").read_bytes()
+        names = {entry.split(b"=", 1)[0].decode() for entry in environ.split(b"\0") if entry}
+        assert names <= {"PATH", "LANG", "SYSTEMROOT"}
+        assert b"parent-secret" not in environ
+        assert b"parent-token" not in environ
+    finally:
+        server.stop()
+
+
 # Events and responses -----------------------------------------------------------------------
 
 

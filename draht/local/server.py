@@ -98,6 +98,7 @@ class Store:
     endpoint: str
     description: str
     folder: DataFolder | None = None
+    dynalite: Dynalite | None = None
 
 
 @contextlib.contextmanager
@@ -138,6 +139,7 @@ def open_store(
                 dynalite.endpoint,
                 f"dynalite at {dynalite.endpoint}, data in {folder.store_dir}",
                 folder,
+                dynalite,
             )
     finally:
         folder.unlock()

@@ -6,13 +6,14 @@ beside `draht dev`, say) never race for a port.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import select
 import shutil
 import signal
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,10 @@ process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(0));
 """
+
+
+_STORE_ENVIRONMENT = ("PATH", "LANG", "SYSTEMROOT")
+"""All of the parent's environment the store is given: never its credentials or tokens."""
 
 
 class StoreError(RuntimeError):
@@ -93,6 +98,7 @@ class Dynalite:
             stdout=subprocess.PIPE,
             text=True,
             start_new_session=True,
+            env={name: os.environ[name] for name in _STORE_ENVIRONMENT if name in os.environ},
         )
         assert self._process.stdout is not None
         ready, _, _ = select.select([self._process.stdout], [], [], timeout_s)
@@ -105,11 +111,12 @@ class Dynalite:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
+        if process is None:
             return
         try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=5)
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
@@ -120,6 +127,50 @@ class Dynalite:
                 if stream is not None:
                     stream.close()
 
+    async def keep_running(self, report: Callable[[str], None], retry_s: float = 1.0) -> None:
+        """Restart the store from its data folder, on its port, each time it dies; until cancelled.
+
+        Its output pipe reaching end-of-file is the sign: dynalite writes nothing
+        after its port, so only its end closes the pipe. Requests that need the
+        store answer 503 (the handlers' own answer) until it is back.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._ended(loop)
+            process = self._process
+            code = process.wait() if process is not None else None
+            report(
+                f"store   dynalite exited ({_exit_reason(code)}): restarting it from"
+                f" {self.data_dir or 'memory'} on port {self.port}"
+            )
+            while True:
+                try:
+                    await loop.run_in_executor(None, self._restart)
+                    break
+                except StoreError as error:
+                    report(f"store   could not restart: {error}; trying again in {retry_s:g} s")
+                    await asyncio.sleep(retry_s)
+
+    async def _ended(self, loop: asyncio.AbstractEventLoop) -> None:
+        assert self._process is not None and self._process.stdout is not None
+        fd = self._process.stdout.fileno()
+        ended = loop.create_future()
+
+        def on_readable() -> None:
+            if not os.read(fd, 4096) and not ended.done():
+                ended.set_result(None)
+
+        loop.add_reader(fd, on_readable)
+        try:
+            await ended
+        finally:
+            loop.remove_reader(fd)
+
+    def _restart(self) -> None:
+        self.stop()
+        self._requested_port = self.port
+        self.start()
+
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
@@ -129,6 +180,12 @@ class Dynalite:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is None:
+        return "gone"
+    return f"signal {-code}" if code < 0 else f"exit status {code}"
 
 
 def dynamodb_client(endpoint: str, region: str = LOCAL_REGION) -> Any:
