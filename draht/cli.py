@@ -25,7 +25,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from draht.local.events import HttpRequest
-from draht.local.runtime import Deployment, Outcome, Runtime, dumps_response
+from draht.local.runtime import (
+    DEFAULT_IDLE_RETIRE_S,
+    Deployment,
+    Outcome,
+    Runtime,
+    dumps_response,
+)
 from draht.local.server import Console, DevServer, Store, banner, open_store
 from draht.local.store import LOCAL_CREDENTIALS, LOCAL_REGION, PROJECT_ROOT, StoreError
 from draht.model import App, DeclarationError
@@ -101,6 +107,14 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     dev.add_argument("--host", default="127.0.0.1", help="the address to listen on")
     dev.add_argument("--reset", action="store_true", help="empty the local store first")
+    dev.add_argument(
+        "--worker-idle",
+        type=float,
+        default=DEFAULT_IDLE_RETIRE_S,
+        metavar="SECONDS",
+        help="a function's extra workers retire after this long idle; one stays warm"
+        f" (default {DEFAULT_IDLE_RETIRE_S:g})",
+    )
 
     commands.add_parser("seed", parents=[common, store], help="load the sample data set")
 
@@ -231,6 +245,8 @@ def _dev(args: argparse.Namespace) -> int:
     settings = _settings(args.stack_config)
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port} must be from 0 to 65535")
+    if args.worker_idle <= 0:
+        raise UsageError(f"--worker-idle {args.worker_idle:g} must be above 0 seconds")
     if args.reset and args.dynamodb_endpoint:
         raise UsageError(
             "--reset empties the local store only; it cannot be used with --dynamodb-endpoint"
@@ -239,12 +255,17 @@ def _dev(args: argparse.Namespace) -> int:
     with open_store(args.data_dir, args.dynamodb_endpoint, reset=args.reset) as store:
         access = _Access.for_store(args.dynamodb_endpoint is not None)
         deployment = _deployment(app, handlers_dir, settings, store, access)
-        asyncio.run(_serve(deployment, store, args.host, args.port, console))
+        asyncio.run(_serve(deployment, store, args.host, args.port, console, args.worker_idle))
     return 0
 
 
 async def _serve(
-    deployment: Deployment, store: Store, host: str, port: int, console: Console
+    deployment: Deployment,
+    store: Store,
+    host: str,
+    port: int,
+    console: Console,
+    idle_retire_s: float,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -253,6 +274,7 @@ async def _serve(
     runtime = Runtime(
         deployment,
         on_reload=lambda: console.line("handlers changed: workers restart on their next request"),
+        idle_retire_s=idle_retire_s,
     )
     server = DevServer(runtime, console)
     try:

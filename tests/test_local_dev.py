@@ -226,6 +226,47 @@ def test_the_store_gets_a_minimal_environment_not_the_parents_secrets(tmp_path: 
         server.stop()
 
 
+def test_after_a_200_way_burst_idle_workers_retire_until_one_per_function_is_left(
+    tmp_path: Path,
+) -> None:
+    idle_s = 1.0
+    server = DevProcess(
+        [
+            "--app",
+            TEST_APP,
+            "--handlers",
+            str(TEST_HANDLERS),
+            "--data-dir",
+            str(tmp_path),
+            "--worker-idle",
+            str(idle_s),
+        ]
+    )
+    try:
+        store = _store_pid(server)
+        paths = (["/sleeps?seconds=0.2", "/echo", "/shape"] * 67)[:200]
+        peak = 0
+        with ThreadPoolExecutor(len(paths) + 1) as pool:
+            burst = pool.map(server.request, paths)
+            replies: list[Any] = []
+            collecting = pool.submit(lambda: replies.extend(burst))
+            while not collecting.done():
+                peak = max(peak, len(server.children() - {store}))
+                time.sleep(0.02)
+        assert [reply.status for reply in replies] == [200] * 200
+        # Three functions, each at its limit of four workers while requests overlapped.
+        assert peak == 12
+        deadline = time.monotonic() + idle_s + 15
+        while len(server.children() - {store}) > 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(server.children() - {store}) == 3
+        # The one left per function is warm.
+        assert server.request("/echo").status == 200
+        server.wait_for(r"^GET /echo 200 Echo warm ")
+    finally:
+        server.stop()
+
+
 # Events and responses -----------------------------------------------------------------------
 
 

@@ -54,6 +54,8 @@ from draht.settings import Settings
 LOCAL_STAGE = "local"
 INIT_TIMEOUT_S = 10.0
 """Lambda's limit on a function's init phase: importing the handler."""
+DEFAULT_IDLE_RETIRE_S = 60.0
+"""How long a worker beyond a function's last warm one stays after a burst."""
 RESPONSE_LIMIT_BYTES = 6 * 1024 * 1024
 """Lambda's limit on a synchronous invocation's response payload."""
 _PASSED_THROUGH = ("PATH", "SYSTEMROOT")
@@ -182,6 +184,7 @@ class Worker:
     def __init__(self, deployment: Deployment, function: Function, generation: int) -> None:
         self.generation = generation
         self.invocations = 0
+        self.idle_since = 0.0
         self._function_name = function.name
         self._loop = asyncio.get_running_loop()
         self._decoder = FrameDecoder(RESPONSE_LIMIT_BYTES)
@@ -336,17 +339,27 @@ class FunctionPool:
     """The workers of one function: reused while warm, one more only while requests overlap.
 
     Workers started before the handlers last changed are outdated: they finish
-    the request they are serving and are not used again.
+    the request they are serving and are not used again. After a burst, workers
+    idle for `idle_retire_s` retire until one warm worker is left.
     """
 
-    def __init__(self, deployment: Deployment, function: Function, max_workers: int) -> None:
+    def __init__(
+        self,
+        deployment: Deployment,
+        function: Function,
+        max_workers: int,
+        idle_retire_s: float = DEFAULT_IDLE_RETIRE_S,
+    ) -> None:
         self._deployment = deployment
         self._function = function
         self._max_workers = max_workers
+        self._idle_retire_s = idle_retire_s
         self._generation = 0
+        # Most recently released last: acquiring takes from the end, so the others age.
         self._idle: list[Worker] = []
         self._workers: set[Worker] = set()
         self._waiting: deque[asyncio.Future[None]] = deque()
+        self._retire_timer: asyncio.TimerHandle | None = None
 
     async def acquire(self) -> Worker:
         while True:
@@ -370,10 +383,26 @@ class FunctionPool:
 
     def release(self, worker: Worker) -> None:
         if worker.alive and worker.generation == self._generation:
+            worker.idle_since = time.monotonic()
             self._idle.append(worker)
             self._wake_one()
+            self._schedule_retirement()
         else:
             self._retire(worker)
+
+    def _schedule_retirement(self) -> None:
+        if self._retire_timer is not None or len(self._idle) < 2:
+            return
+        due = self._idle[0].idle_since + self._idle_retire_s - time.monotonic()
+        loop = asyncio.get_running_loop()
+        self._retire_timer = loop.call_later(max(0.0, due), self._retire_idle)
+
+    def _retire_idle(self) -> None:
+        self._retire_timer = None
+        cutoff = time.monotonic() - self._idle_retire_s
+        while len(self._idle) > 1 and self._idle[0].idle_since <= cutoff:
+            self._retire(self._idle.pop(0))
+        self._schedule_retirement()
 
     def _retire(self, worker: Worker) -> None:
         worker.stop()
@@ -394,6 +423,9 @@ class FunctionPool:
             self._retire(worker)
 
     def stop_all(self) -> None:
+        if self._retire_timer is not None:
+            self._retire_timer.cancel()
+            self._retire_timer = None
         self._idle = []
         for worker in list(self._workers):
             self._retire(worker)
@@ -461,11 +493,14 @@ class Runtime:
         deployment: Deployment,
         max_workers_per_function: int = 4,
         on_reload: Callable[[], None] | None = None,
+        idle_retire_s: float = DEFAULT_IDLE_RETIRE_S,
     ) -> None:
         self.deployment = deployment
         self._router = Router(deployment.app.routes)
         self._pools = {
-            function.name: FunctionPool(deployment, function, max_workers_per_function)
+            function.name: FunctionPool(
+                deployment, function, max_workers_per_function, idle_retire_s
+            )
             for function in deployment.app.functions
         }
         self._watcher = HandlerWatcher(deployment.handlers_dir)
