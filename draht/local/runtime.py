@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import os
 import secrets
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from draht import PROJECT_ROOT
 from draht.local.events import (
     INTERNAL_ERROR,
     LOCAL_ACCOUNT_ID,
@@ -38,16 +38,7 @@ from draht.local.iam import caller_arn
 from draht.local.python import Interpreter, lambda_interpreter, runtime_packages
 from draht.local.store import LOCAL_CREDENTIALS, LOCAL_REGION, local_table_name
 from draht.local.worker import BOOTSTRAP, FrameDecoder, FrameTooLarge, encode_frame
-from draht.model import (
-    APP_RESOURCE,
-    PYTHON_RUNTIME,
-    RESOURCE_ENV_PREFIX,
-    App,
-    Function,
-    app_value,
-    link_value,
-    policy_statements,
-)
+from draht.model import PYTHON_RUNTIME, App, Function, policy_statements, resource_environment
 from draht.package import handler_files
 from draht.settings import Settings
 
@@ -59,7 +50,6 @@ DEFAULT_IDLE_RETIRE_S = 60.0
 RESPONSE_LIMIT_BYTES = 6 * 1024 * 1024
 """Lambda's limit on a synchronous invocation's response payload."""
 _PASSED_THROUGH = ("PATH", "SYSTEMROOT")
-_DRAHT_FOLDER = str(Path(__file__).resolve().parents[2])
 _LAMBDA_ERROR_FIELDS = ("errorMessage", "errorType", "requestId", "stackTrace")
 
 
@@ -125,16 +115,16 @@ class Deployment:
                 "AWS_REGION": self.region,
                 "AWS_DEFAULT_REGION": self.region,
                 "AWS_ENDPOINT_URL_DYNAMODB": self.store_endpoint,
-                RESOURCE_ENV_PREFIX + APP_RESOURCE: app_value(self.app, LOCAL_STAGE),
             }
         )
-        for link in function.links:
-            environment[RESOURCE_ENV_PREFIX + link.table.name] = link_value(
-                {
-                    "name": local_table_name(self.app.name, link.table),
-                    "arn": self.table_arns[link.table.name],
-                }
+        linked = {
+            link.table.name: (
+                local_table_name(self.app.name, link.table),
+                self.table_arns[link.table.name],
             )
+            for link in function.links
+        }
+        environment.update(resource_environment(self.app, LOCAL_STAGE, linked))
         return environment
 
     def worker_command(self, read_fd: int, write_fd: int) -> list[str]:
@@ -147,7 +137,8 @@ class Deployment:
             "-u",
             "-c",
             BOOTSTRAP,
-            _DRAHT_FOLDER,
+            # The folder the worker's own package is imported from.
+            str(PROJECT_ROOT),
             str(read_fd),
             str(write_fd),
         ]
@@ -544,14 +535,3 @@ class Runtime:
 def _api_request_id() -> str:
     """An id shaped like API Gateway's (`JKJaXmPLvHcESHA=`), distinct from Lambda's UUID."""
     return base64.b64encode(secrets.token_bytes(10)).decode()
-
-
-def dumps_response(outcome: Outcome) -> str:
-    """A response as `draht invoke` prints it: status line, headers, then the body."""
-    response = outcome.response
-    lines = [f"HTTP {response.status}"]
-    lines += [f"{name}: {value}" for name, value in response.headers]
-    body = response.body.decode("utf-8", errors="replace")
-    with contextlib.suppress(ValueError):
-        body = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
-    return "\n".join([*lines, "", body])
