@@ -64,6 +64,11 @@ def test_server(
     server.stop()
 
 
+def _test_app(data_dir: Path) -> list[str]:
+    """The options that serve the test app from its handlers on its own data folder."""
+    return ["--app", TEST_APP, "--handlers", str(TEST_HANDLERS), "--data-dir", str(data_dir)]
+
+
 def _json(reply_body: bytes) -> Any:
     return json.loads(reply_body)
 
@@ -159,9 +164,7 @@ def test_seed_while_dev_runs_goes_through_its_store(tmp_path: Path) -> None:
 
 
 def test_a_server_killed_outright_takes_its_workers_and_store_along(tmp_path: Path) -> None:
-    server = DevProcess(
-        ["--app", TEST_APP, "--handlers", str(TEST_HANDLERS), "--data-dir", str(tmp_path)]
-    )
+    server = DevProcess(_test_app(tmp_path))
     with ThreadPoolExecutor(1) as pool:
         sleeping = pool.submit(server.request, "/sleeps?seconds=30")
         assert server.request("/echo").status == 200
@@ -230,18 +233,7 @@ def test_after_a_200_way_burst_idle_workers_retire_until_one_per_function_is_lef
     tmp_path: Path,
 ) -> None:
     idle_s = 1.0
-    server = DevProcess(
-        [
-            "--app",
-            TEST_APP,
-            "--handlers",
-            str(TEST_HANDLERS),
-            "--data-dir",
-            str(tmp_path),
-            "--worker-idle",
-            str(idle_s),
-        ]
-    )
+    server = DevProcess([*_test_app(tmp_path), "--worker-idle", str(idle_s)])
     try:
         store = _store_pid(server)
         paths = (["/sleeps?seconds=0.2", "/echo", "/shape"] * 67)[:200]
@@ -601,18 +593,7 @@ def test_a_changed_handler_is_served_on_the_next_request(tmp_path: Path) -> None
 
 
 def test_invoke_runs_one_request_through_a_worker(tmp_path: Path) -> None:
-    result = run_draht(
-        "invoke",
-        "GET /echo?x=1",
-        "--app",
-        TEST_APP,
-        "--handlers",
-        str(TEST_HANDLERS),
-        "--data-dir",
-        str(tmp_path),
-        "-H",
-        "X-Trace: abc",
-    )
+    result = run_draht("invoke", "GET /echo?x=1", *_test_app(tmp_path), "-H", "X-Trace: abc")
     assert result.returncode == 0, result.stderr
     head, _, body = result.stdout.partition("\n\n")
     assert head.splitlines()[0] == "HTTP 200"
@@ -628,16 +609,7 @@ def test_invoke_runs_one_request_through_a_worker(tmp_path: Path) -> None:
 def test_invoke_exits_non_zero_on_4xx_and_5xx_answers(
     tmp_path: Path, request_line: str, status: int, exit_status: int
 ) -> None:
-    result = run_draht(
-        "invoke",
-        request_line,
-        "--app",
-        TEST_APP,
-        "--handlers",
-        str(TEST_HANDLERS),
-        "--data-dir",
-        str(tmp_path),
-    )
+    result = run_draht("invoke", request_line, *_test_app(tmp_path))
     assert result.stdout.splitlines()[0] == f"HTTP {status}", result.stderr
     assert result.returncode == exit_status
 
