@@ -26,7 +26,13 @@ from urllib.parse import quote
 import pytest
 from local_apps.declarations import app as test_app
 from local_apps.declarations import clients, sessions
-from local_apps.dev_process import TEST_APP, TEST_HANDLERS, DevProcess, alive, run_draht
+from local_apps.dev_process import (
+    TEST_APP,
+    TEST_HANDLERS,
+    DevProcess,
+    alive,
+    run_draht,
+)
 
 from draht.local.python import lambda_interpreter
 from draht.local.seed import sample_data
@@ -178,17 +184,6 @@ def test_a_server_killed_outright_takes_its_workers_and_store_along(tmp_path: Pa
             sleeping.result()
 
 
-def _store_pid(server: DevProcess) -> int:
-    for pid in server.children():
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if Path(command[0].decode()).name == "node":
-            return pid
-    raise AssertionError(f"no store process below draht dev:\n{server.output}")
-
-
 def test_a_store_killed_mid_run_is_noticed_and_restarted_from_its_data_folder(
     tmp_path: Path,
 ) -> None:
@@ -196,7 +191,7 @@ def test_a_store_killed_mid_run_is_noticed_and_restarted_from_its_data_folder(
     server = DevProcess(["--data-dir", str(tmp_path)])
     try:
         assert len(_json(server.request("/clients?limit=100").body)["clients"]) == 6
-        killed = _store_pid(server)
+        killed = server.store()
         os.kill(killed, signal.SIGKILL)
         server.wait_for(r"^store   dynalite exited \(signal 9\): restarting it from .*store")
         statuses = []
@@ -210,7 +205,7 @@ def test_a_store_killed_mid_run_is_noticed_and_restarted_from_its_data_folder(
         # cannot be reached; then every item written before the crash is there.
         assert set(statuses[:-1]) <= {503} and statuses[-1] == 200, statuses
         assert len(_json(reply.body)["clients"]) == 6
-        assert _store_pid(server) != killed
+        assert server.store() != killed
         assert len([line for line in server.output.splitlines() if "exited" in line]) == 1
     finally:
         server.stop()
@@ -220,7 +215,7 @@ def test_the_store_gets_a_minimal_environment_not_the_parents_secrets(tmp_path: 
     secrets = {"AWS_SECRET_ACCESS_KEY": "parent-secret", "GITHUB_TOKEN": "parent-token"}
     server = DevProcess(["--data-dir", str(tmp_path)], env={**os.environ, **secrets})
     try:
-        environ = Path(f"/proc/{_store_pid(server)}/environ").read_bytes()
+        environ = Path(f"/proc/{server.store()}/environ").read_bytes()
         names = {entry.split(b"=", 1)[0].decode() for entry in environ.split(b"\0") if entry}
         assert names <= {"PATH", "LANG", "SYSTEMROOT"}
         assert b"parent-secret" not in environ
@@ -235,7 +230,7 @@ def test_after_a_200_way_burst_idle_workers_retire_until_one_per_function_is_lef
     idle_s = 1.0
     server = DevProcess([*_test_app(tmp_path), "--worker-idle", str(idle_s)])
     try:
-        store = _store_pid(server)
+        store = server.store()
         paths = (["/sleeps?seconds=0.2", "/echo", "/shape"] * 67)[:200]
         peak = 0
         with ThreadPoolExecutor(len(paths) + 1) as pool:

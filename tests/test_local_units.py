@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import platform
 import re
+import signal
+import socket
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from local_apps.dev_process import store_processes
 
 from draht.app import app
 from draht.local.events import HttpRequest, MalformedResponse, Router, build_event, http_response
@@ -296,3 +302,48 @@ def test_batch_write_raises_when_writes_stay_unprocessed_after_every_attempt() -
     with pytest.raises(UnprocessedItems, match="1 writes to t stayed unprocessed after 3 attempts"):
         batch_write(client, "t", _puts(3), attempts=3, first_pause_s=0)
     assert len(client.calls) == 3
+
+
+def test_a_store_that_cannot_restart_says_so_once_and_comes_back_when_it_can(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> list[str]:
+        lines: list[str] = []
+        others = store_processes(os.getpid())
+        store = Dynalite(tmp_path).start()
+        (started,) = store_processes(os.getpid()) - others
+        supervisor = asyncio.get_running_loop().create_task(store.keep_running(lines.append, 0.2))
+        try:
+            os.kill(started, signal.SIGKILL)
+            # Taken before the loop runs again, so the restart finds the port in use.
+            blocker = socket.socket()
+            blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    blocker.bind(("127.0.0.1", store.port))
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.01)
+            blocker.listen()
+            while not any("could not restart" in line for line in lines):
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)
+            blocker.close()
+            while not any("is back" in line for line in lines):
+                await asyncio.sleep(0.05)
+            tables = await asyncio.to_thread(
+                lambda: dynamodb_client(store.endpoint).list_tables()["TableNames"]
+            )
+            assert tables == []
+        finally:
+            supervisor.cancel()
+            store.stop()
+        return lines
+
+    lines = asyncio.run(scenario())
+    assert len(lines) == 3, lines
+    assert lines[0].startswith("store   dynalite exited (signal 9): restarting it from ")
+    assert lines[1].startswith("store   could not restart: ")
+    assert lines[2].startswith("store   dynalite is back at http://127.0.0.1:")

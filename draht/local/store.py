@@ -154,13 +154,19 @@ class Dynalite:
                 f"store   dynalite exited ({_exit_reason(code)}): restarting it from"
                 f" {self.data_dir or 'memory'} on port {self.port}"
             )
+            failures = 0
             while True:
                 try:
                     await loop.run_in_executor(None, self._restart)
                     break
                 except StoreError as error:
-                    report(f"store   could not restart: {error}; trying again in {retry_s:g} s")
+                    # Said once: a port taken by another process may stay taken for a while.
+                    if failures == 0:
+                        report(f"store   could not restart: {error}; retrying every {retry_s:g} s")
+                    failures += 1
                     await asyncio.sleep(retry_s)
+            if failures:
+                report(f"store   dynalite is back at {self.endpoint}")
 
     async def _ended(self, loop: asyncio.AbstractEventLoop) -> None:
         assert self._process is not None and self._process.stdout is not None
