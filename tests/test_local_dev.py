@@ -542,6 +542,10 @@ def test_a_function_imports_its_zip_the_standard_library_and_boto3_only(
         # A file of the handlers folder that this function's zip does not hold.
         "echo": "ModuleNotFoundError: No module named 'echo'",
     }
+    failed = test_server.request("/runtime?require=yaml")
+    assert (failed.status, _json(failed.body)) == (500, {"message": "Internal Server Error"})
+    test_server.wait_for(r"ModuleNotFoundError: No module named 'yaml'")
+    test_server.wait_for(r"^yaml is not in the RuntimeInfo function's zip")
 
 
 def test_workers_run_on_the_deployed_runtimes_python_where_installed(

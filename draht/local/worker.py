@@ -127,7 +127,11 @@ class LambdaContext:
 
 
 def _error(
-    message: str, error_type: str, stack_trace: Sequence[str], exception: BaseException
+    message: str,
+    error_type: str,
+    stack_trace: Sequence[str],
+    exception: BaseException,
+    request_id: str = "",
 ) -> dict[str, Any]:
     """An error in the shape Lambda's runtime reports it, plus what the server's console needs.
 
@@ -139,7 +143,8 @@ def _error(
         "error": {
             "errorMessage": message,
             "errorType": error_type,
-            "requestId": "",
+            # Empty during init, as awslambdaric reports an init error.
+            "requestId": request_id,
             "stackTrace": list(stack_trace),
             "traceback": "".join(traceback.format_exception(exception)),
             **({"missingModule": missing} if missing else {}),
@@ -267,7 +272,7 @@ class _InitError(Exception):
         self.trace = trace
 
 
-def _failure(exception: BaseException) -> dict[str, Any]:
+def _failure(exception: BaseException, request_id: str = "") -> dict[str, Any]:
     if isinstance(exception, _InitError):
         cause = exception.__cause__ or exception
         return _error(str(exception), exception.error_type, exception.trace, cause)
@@ -276,6 +281,7 @@ def _failure(exception: BaseException) -> dict[str, Any]:
         type(exception).__name__,
         traceback.format_list(traceback.extract_tb(exception.__traceback__)),
         exception,
+        request_id,
     )
 
 
@@ -286,13 +292,17 @@ def _invoke(
     try:
         result = handler(message["event"], context)
     except Exception as exception:
-        return encode_frame(_failure(exception))
+        return encode_frame(_failure(exception, context.aws_request_id))
     try:
         return encode_frame({"result": result})
     except (TypeError, ValueError) as exception:
         return encode_frame(
             _error(
-                f"Unable to marshal response: {exception}", "Runtime.MarshalError", [], exception
+                f"Unable to marshal response: {exception}",
+                "Runtime.MarshalError",
+                [],
+                exception,
+                context.aws_request_id,
             )
         )
 

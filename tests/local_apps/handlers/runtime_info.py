@@ -1,4 +1,7 @@
-"""Reports the Python it runs on and which of the modules named by ?try= it can import."""
+"""Reports the Python it runs on and which of the modules named by ?try= it can import.
+
+?require= names a module imported without a safety net: its failure is the handler's.
+"""
 
 import importlib
 import os
@@ -8,7 +11,10 @@ import boto3
 
 
 def handler(event, context):
-    names = (event.get("queryStringParameters") or {}).get("try", "")
+    query = event.get("queryStringParameters") or {}
+    if "require" in query:
+        importlib.import_module(query["require"])
+    names = query.get("try", "")
     imports = {}
     for name in filter(None, names.split(",")):
         try:
