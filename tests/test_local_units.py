@@ -342,7 +342,13 @@ def test_a_store_that_cannot_restart_says_so_once_and_comes_back_when_it_can(
             store.stop()
         return lines
 
-    lines = asyncio.run(scenario())
+    # A loop of its own: asyncio.run would leave this thread without a current loop,
+    # which the Pulumi mock tests later in the run ask for.
+    loop = asyncio.new_event_loop()
+    try:
+        lines = loop.run_until_complete(scenario())
+    finally:
+        loop.close()
     assert len(lines) == 3, lines
     assert lines[0].startswith("store   dynalite exited (signal 9): restarting it from ")
     assert lines[1].startswith("store   could not restart: ")
