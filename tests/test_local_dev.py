@@ -24,15 +24,9 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from dev_process import TEST_APP, TEST_HANDLERS, DevProcess, alive, run_draht
 from local_apps.declarations import app as test_app
 from local_apps.declarations import clients, sessions
-from local_apps.dev_process import (
-    TEST_APP,
-    TEST_HANDLERS,
-    DevProcess,
-    alive,
-    run_draht,
-)
 
 from draht.local.python import lambda_interpreter
 from draht.local.seed import sample_data

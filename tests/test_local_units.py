@@ -8,6 +8,7 @@ import platform
 import re
 import signal
 import socket
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from local_apps.dev_process import store_processes
+from dev_process import store_processes
 
 from draht.app import app
 from draht.local.events import HttpRequest, MalformedResponse, Router, build_event, http_response
@@ -353,3 +354,9 @@ def test_a_store_that_cannot_restart_says_so_once_and_comes_back_when_it_can(
     assert lines[0].startswith("store   dynalite exited (signal 9): restarting it from ")
     assert lines[1].startswith("store   could not restart: ")
     assert lines[2].startswith("store   dynalite is back at http://127.0.0.1:")
+
+
+def test_the_cli_loads_the_http_server_only_for_draht_dev() -> None:
+    # draht seed and draht invoke find their store through draht.local.store alone.
+    script = "import sys, draht.cli; sys.exit('draht.local.server' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", script], check=False).returncode == 0

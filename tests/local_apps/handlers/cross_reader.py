@@ -3,11 +3,13 @@
 Through the default session, or a new one with ?session=own.
 """
 
+from typing import Any
+
 import boto3
 from botocore.exceptions import ClientError
 
 
-def handler(event, context):
+def handler(event: dict[str, Any], context: Any) -> Any:
     query = event.get("queryStringParameters") or {}
     session = boto3.session.Session() if query.get("session") == "own" else boto3
     client = session.client("dynamodb")

@@ -6,11 +6,12 @@
 import importlib
 import os
 import platform
+from typing import Any
 
 import boto3
 
 
-def handler(event, context):
+def handler(event: dict[str, Any], context: Any) -> Any:
     query = event.get("queryStringParameters") or {}
     if "require" in query:
         importlib.import_module(query["require"])
