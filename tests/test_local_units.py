@@ -340,6 +340,7 @@ def test_a_store_that_cannot_restart_says_so_once_and_comes_back_when_it_can(
             assert tables == []
         finally:
             supervisor.cancel()
+            await asyncio.gather(supervisor, return_exceptions=True)
             store.stop()
         return lines
 
