@@ -2,8 +2,10 @@
 
 Each function runs in its own processes with its own environment, as on Lambda:
 one warm worker serves requests one at a time, more start only while requests
-overlap, and a crashed, timed-out or outdated worker is replaced by a fresh one
-on the next request.
+overlap and retire once idle, and a crashed, timed-out or outdated worker is
+replaced by a fresh one on the next request. Workers run on the deployed
+runtime's Python where this machine has it, and import only what the
+function's zip and Lambda's runtime hold.
 """
 
 from __future__ import annotations
