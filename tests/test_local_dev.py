@@ -11,6 +11,7 @@ import base64
 import http.client
 import json
 import os
+import platform
 import re
 import shutil
 import signal
@@ -552,6 +553,28 @@ def test_workers_run_on_the_deployed_runtimes_python_where_installed(
     assert reply["python"] == interpreter.version
     assert reply["executionEnv"] == f"AWS_Lambda_{PYTHON_RUNTIME}"
     assert f"\npython  {interpreter.describe()}\n" in test_server.output
+
+
+def test_without_the_runtimes_python_the_banner_says_once_that_they_differ(
+    tmp_path: Path,
+) -> None:
+    wanted = PYTHON_RUNTIME.removeprefix("python")
+    if platform.python_version().startswith(f"{wanted}."):
+        pytest.skip(f"draht dev itself runs on {PYTHON_RUNTIME}, so the two cannot differ")
+    path = [d for d in os.environ["PATH"].split(os.pathsep) if not Path(d, PYTHON_RUNTIME).exists()]
+    hidden = {**os.environ, "PATH": os.pathsep.join(path), "PYENV_ROOT": str(tmp_path / "none")}
+    server = DevProcess(_test_app(tmp_path), env=hidden)
+    try:
+        reply = _json(server.request("/runtime").body)
+        assert reply["python"] == platform.python_version()
+        differ = [line for line in server.output.splitlines() if "Python differ" in line]
+        assert differ == [
+            f"python  {platform.python_version()} here but {PYTHON_RUNTIME} on AWS: local and"
+            f" deployed Python differ; install Python {wanted} (e.g. `pyenv install {wanted}`)"
+            " to run workers on it"
+        ]
+    finally:
+        server.stop()
 
 
 # Hot reload ---------------------------------------------------------------------------------
