@@ -75,7 +75,12 @@ TARGETS = (
     ),
     Target(
         "draht/local/iam.py",
-        ("tests/test_local_iam.py",),
+        ("tests/test_local_iam.py", "tests/test_iam_actions.py"),
+        SECURITY_CRITICAL,
+    ),
+    Target(
+        "draht/iam_actions.py",
+        ("tests/test_iam_actions.py", "tests/test_model.py"),
         SECURITY_CRITICAL,
     ),
     Target(

@@ -148,8 +148,45 @@ OPERATION_SHAPES: list[tuple[str, dict[str, Any], Pairs]] = [
         {"ResourceArn": PREFIX + "a", "Tags": [{"Key": "k", "Value": "v"}]},
         [("dynamodb:TagResource", PREFIX + "a")],
     ),
+    (
+        "ExportTableToPointInTime",
+        {"TableArn": OTHER_ARN, "S3Bucket": "exports"},
+        [("dynamodb:ExportTableToPointInTime", OTHER_ARN)],
+    ),
     ("ListTables", {}, [("dynamodb:ListTables", "*")]),
     ("DescribeLimits", {}, [("dynamodb:DescribeLimits", "*")]),
+    # PartiQL: one action per statement, by its kind, on the table or index it names
+    # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-iam.html).
+    (
+        "ExecuteStatement",
+        {"Statement": 'SELECT * FROM "a"."byDate" WHERE id = ?'},
+        [("dynamodb:PartiQLSelect", PREFIX + "a/index/byDate")],
+    ),
+    (
+        "ExecuteStatement",
+        {"Statement": "insert into a value {'id': '1'}"},
+        [("dynamodb:PartiQLInsert", PREFIX + "a")],
+    ),
+    (
+        "BatchExecuteStatement",
+        {
+            "Statements": [
+                {"Statement": "UPDATE a SET n = 1 WHERE id = '1'"},
+                {"Statement": "DELETE FROM b WHERE id = '1'"},
+            ]
+        },
+        [("dynamodb:PartiQLUpdate", PREFIX + "a"), ("dynamodb:PartiQLDelete", PREFIX + "b")],
+    ),
+    (
+        "ExecuteTransaction",
+        {
+            "TransactStatements": [
+                {"Statement": "DELETE FROM a WHERE id = '1'"},
+                {"Statement": "EXISTS(SELECT * FROM b WHERE id = '1')"},
+            ]
+        },
+        [("dynamodb:PartiQLDelete", PREFIX + "a"), ("dynamodb:PartiQLSelect", PREFIX + "b")],
+    ),
 ]
 SHAPE_IDS = [
     "get-item",
@@ -169,8 +206,13 @@ SHAPE_IDS = [
     "transact-write",
     "resource-arn-read",
     "resource-arn-write",
+    "table-arn",
     "no-resource",
     "no-resource-either",
+    "partiql-select-index",
+    "partiql-insert",
+    "partiql-batch",
+    "partiql-transaction",
 ]
 
 
@@ -179,6 +221,12 @@ def test_a_call_is_checked_as_the_actions_and_resources_aws_checks(
     operation: str, params: dict[str, Any], pairs: Pairs
 ) -> None:
     assert dynamodb_access(operation, params, PREFIX) == pairs
+
+
+def test_a_stream_is_checked_on_its_arn() -> None:
+    stream = OTHER_ARN + "/stream/2026-11-29T00:00:00.000"
+    pairs = dynamodb_access("DescribeStream", {"StreamArn": stream}, PREFIX)
+    assert pairs == [("dynamodb:DescribeStream", stream)]
 
 
 def test_a_transaction_item_of_a_kind_not_known_yet_is_checked_under_its_own_name() -> None:

@@ -81,7 +81,6 @@ def test_a_route_is_protected_unless_declared_public() -> None:
         " dynamodb:GetItem",
         "dynamodb:GetItem\n",
         "dynamodb:GetItem,dynamodb:Scan",
-        "dynamodb:getItem",
         "xdynamodb:GetItem",
     ],
 )
