@@ -11,6 +11,7 @@ from draht.model import (
     app_value,
     link_value,
     policy_statements,
+    resource_environment,
 )
 
 
@@ -174,8 +175,9 @@ def test_one_function_may_serve_several_routes() -> None:
     )
     assert declared.functions == (reader, other)
     assert declared.function("Other") is other
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError) as raised:
         declared.function("Missing")
+    assert raised.value.args == ("Missing",)
 
 
 @pytest.mark.parametrize(
@@ -258,3 +260,18 @@ def test_each_link_becomes_one_statement_with_its_sorted_actions_on_its_table() 
 def test_link_values_are_compact_json_with_sorted_keys() -> None:
     assert link_value({"name": "t", "arn": "a"}) == '{"arn":"a","name":"t"}'
     assert app_value(app, "dev") == '{"name":"draht","stage":"dev"}'
+
+
+def test_a_function_sees_the_app_and_exactly_its_linked_tables() -> None:
+    environment = resource_environment(
+        app, "dev", {"Sessions": ("draht-dev-sessions", "arn:aws:dynamodb:r:1:table/s")}
+    )
+    assert environment == {
+        "DRAHT_RESOURCE_App": '{"name":"draht","stage":"dev"}',
+        "DRAHT_RESOURCE_Sessions": (
+            '{"arn":"arn:aws:dynamodb:r:1:table/s","name":"draht-dev-sessions"}'
+        ),
+    }
+    assert resource_environment(app, "production", {}) == {
+        "DRAHT_RESOURCE_App": '{"name":"draht","stage":"production"}'
+    }
