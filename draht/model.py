@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from draht.settings import LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_S
+
 RESOURCE_ENV_PREFIX = "DRAHT_RESOURCE_"
 """Linked resources reach a function as `DRAHT_RESOURCE_<Name>` = JSON of their properties."""
 
@@ -75,12 +77,24 @@ class Function:
     handler: str
     links: tuple[Link, ...] = ()
     description: str = ""
+    memory_mb: int | None = None
+    """Overrides the stack's `draht:memory` for this function, as SST's `memory` does."""
+    timeout_s: int | None = None
+    """Overrides the stack's `draht:timeout` for this function."""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
             raise DeclarationError(
                 f"function name {self.name!r} must be PascalCase letters and digits"
             )
+        for what, value, (low, high) in (
+            ("memory_mb", self.memory_mb, LAMBDA_MEMORY_MB),
+            ("timeout_s", self.timeout_s, LAMBDA_TIMEOUT_S),
+        ):
+            if value is not None and not low <= value <= high:
+                raise DeclarationError(
+                    f"function {self.name}: {what} must be from {low} to {high} (got {value})"
+                )
         module, _, attribute = self.handler.partition(".")
         if not module or not attribute or "." in attribute:
             raise DeclarationError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import runpy
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import yaml
 
 from draht.app import app
 from draht.settings import Settings
-from draht.stack import main
+from draht.stack import main, resource_name
 from draht.synth import synthesize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,9 +24,14 @@ def project() -> dict[str, Any]:
     return loaded
 
 
+def as_config(value: object) -> str:
+    """A YAML value as the CLI hands it to the program: booleans as `true`/`false`."""
+    return json.dumps(value) if isinstance(value, bool) else str(value)
+
+
 def stack_config(stack: str) -> dict[str, str]:
     loaded = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
-    return {key: str(value) for key, value in loaded["config"].items()}
+    return {key: as_config(value) for key, value in loaded["config"].items()}
 
 
 def keys_settings_read(stage: str) -> set[str]:
@@ -81,7 +87,7 @@ def test_pulumi_yaml_declares_every_key_the_program_reads() -> None:
 
 
 def test_pulumi_yaml_defaults_are_the_defaults_without_config() -> None:
-    defaults = {key: str(spec["default"]) for key, spec in project()["config"].items()}
+    defaults = {key: as_config(spec["default"]) for key, spec in project()["config"].items()}
     assert Settings.load("dev", defaults.get) == Settings.load("dev", lambda _key: None)
 
 
@@ -105,10 +111,15 @@ def test_stack_file_values_reach_the_resources() -> None:
     synthesis = synthesize(lambda: main(app), "production", config)
     (provider,) = synthesis.of_type("pulumi:providers:aws")
     assert provider.inputs["region"] == config["aws:region"]
-    functions = synthesis.of_type("aws:lambda/function:Function")
-    assert {f.inputs["memorySize"] for f in functions} == {int(config["draht:memory"])}
+    memories = {
+        f.name: f.inputs["memorySize"] for f in synthesis.of_type("aws:lambda/function:Function")
+    }
+    assert memories == {
+        resource_name(app, "production", f.name): f.memory_mb or int(config["draht:memory"])
+        for f in app.functions
+    }
 
 
 def test_main_module_exports_the_stack_outputs() -> None:
     synthesis = synthesize(lambda: runpy.run_path(str(ROOT / "__main__.py")), "dev")
-    assert set(synthesis.outputs) == {"apiUrl", "sessionsTable", "clientsTable"}
+    assert set(synthesis.outputs) == {"apiUrl", "sessionsTable", "clientsTable", "dashboardUrl"}
