@@ -268,7 +268,8 @@ def _domain(get: ConfigGetter, region: str | None) -> tuple[str | None, str | No
         )
     if (domain is None) != (certificate is None):
         raise ConfigError(
-            f"{NAMESPACE}:domainName and {NAMESPACE}:certificateArn go together: set both or neither"
+            f"{NAMESPACE}:domainName and {NAMESPACE}:certificateArn go together:"
+            " set both or neither"
         )
     if certificate is not None:
         matched = _CERTIFICATE_ARN.match(certificate)

@@ -18,11 +18,11 @@ import pulumi
 import pulumi_aws as aws
 
 from draht import model
-from draht.cors import cors_for
 from draht.components.function import Function, FunctionArgs, LinkedTable
 from draht.components.http_api import HttpApi, HttpApiArgs
 from draht.components.monitoring import Monitoring, MonitoringArgs
 from draht.components.table import Table, TableArgs
+from draht.cors import cors_for
 from draht.package import Archive, build_archive
 from draht.settings import NAMESPACE, ConfigError, Settings
 

@@ -259,9 +259,9 @@ def test_function_memory_and_timeout_come_from_config() -> None:
     s = synth("dev", memory="1024", timeout="30")
     unset = [f.name for f in app.functions if f.memory_mb is None and f.timeout_s is None]
     assert unset
-    assert {(function(s, n).inputs["memorySize"], function(s, n).inputs["timeout"]) for n in unset} == {
-        (1024, 30)
-    }
+    assert {
+        (function(s, n).inputs["memorySize"], function(s, n).inputs["timeout"]) for n in unset
+    } == {(1024, 30)}
 
 
 def test_functions_log_json_into_their_own_log_group(dev: Synthesis) -> None:

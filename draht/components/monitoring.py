@@ -4,8 +4,9 @@ The alarms come from `draht.alarms.alarm_specs`, so they follow the declaration.
 notify one SNS topic on ALARM and on OK. CloudWatch cannot publish to a topic encrypted
 with the AWS-managed `alias/aws/sns` key, whose policy cannot grant it the key
 (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html, "Enable
-compatibility between event sources from AWS services and encrypted topics"), so the topic has its own key, rotated yearly, that only
-the account and CloudWatch alarms of this account and region may use.
+compatibility between event sources from AWS services and encrypted topics"), so the
+topic has its own key, rotated yearly, that only the account and CloudWatch alarms of
+this account and region may use.
 """
 
 from __future__ import annotations

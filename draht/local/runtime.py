@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from draht.cors import cors_for
+from draht.local import cors
 from draht.local.events import (
     INTERNAL_ERROR,
     LOCAL_ACCOUNT_ID,
@@ -35,8 +37,6 @@ from draht.local.events import (
     build_event,
     http_response,
 )
-from draht.cors import cors_for
-from draht.local import cors
 from draht.local.iam import caller_arn
 from draht.local.store import LOCAL_CREDENTIALS, LOCAL_REGION, local_table_name
 from draht.local.worker import FrameDecoder, FrameTooLarge, encode_frame
