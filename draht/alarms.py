@@ -69,10 +69,11 @@ class AlarmSpec:
     """What it watches, short: `5xx`, `latency-p99`, `errors`… (the end of its name)."""
     description: str
     metrics: tuple[Metric, ...]
-    """One metric, or several of one table's operations, alarmed on as their sum."""
     statistic: str
     """`Sum`, or a percentile such as `p99`."""
     threshold: float
+    summed: bool = False
+    """Alarm on the sum of `metrics` (a table's operations), however many there are."""
 
 
 def data_operations(app: App, table: Table) -> list[str]:
@@ -168,6 +169,7 @@ def alarm_specs(
                     ),
                     "Sum",
                     threshold,
+                    summed=True,
                 )
             )
     return specs

@@ -201,9 +201,9 @@ class Monitoring(pulumi.ComponentResource):  # type: ignore[misc]  # pulumi is n
 
 
 def _metric_inputs(spec: alarms.AlarmSpec, period_s: int) -> dict[str, Any]:
-    """One metric as itself; several as the sum of a metric-math expression over them."""
+    """One metric as itself; a sum as a metric-math expression over its metrics."""
     percentile = spec.statistic.startswith("p")
-    if len(spec.metrics) == 1:
+    if not spec.summed:
         (metric,) = spec.metrics
         return {
             "namespace": metric.namespace,
