@@ -51,3 +51,17 @@ def test_zip_holds_the_handler_and_only_the_helpers_it_imports() -> None:
 def test_zip_is_byte_for_byte_repeatable() -> None:
     function = app.function("ListSessions")
     assert build_archive(function).data == build_archive(function).data
+
+
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        ({"memory_mb": 64}, "function Tiny: memory_mb must be from 128 to 10240 (got 64)"),
+        ({"timeout_s": 0}, "function Tiny: timeout_s must be from 1 to 900 (got 0)"),
+        ({"timeout_s": 901}, "function Tiny: timeout_s must be from 1 to 900 (got 901)"),
+    ],
+)
+def test_a_function_limit_lambda_refuses_is_refused(limits: dict[str, int], message: str) -> None:
+    with pytest.raises(DeclarationError) as raised:
+        Function("Tiny", handler="health.handler", **limits)  # type: ignore[arg-type]
+    assert str(raised.value) == message

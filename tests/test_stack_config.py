@@ -17,6 +17,9 @@ from draht.stack import main, resource_name
 from draht.synth import synthesize
 
 ROOT = Path(__file__).resolve().parent.parent
+CERTIFICATE = (
+    "arn:aws:acm:eu-central-1:123456789012:certificate/0b5f3c2e-8f7a-4c1d-9e2b-1a2b3c4d5e6f"
+)
 
 
 def project() -> dict[str, Any]:
@@ -61,6 +64,66 @@ def keys_settings_read(stage: str) -> set[str]:
         ("dev", {"timeout": "901"}, "draht:timeout must be from 1 to 900"),
         ("dev", {"tracing": "On"}, "draht:tracing must be one of PassThrough, Active"),
         ("dev", {"aws:region": "Frankfurt"}, "aws:region must be an AWS region"),
+        ("production", {"alarms": "false"}, "draht:alarms false is not allowed on the production"),
+        ("dev", {"alarms": "yes"}, "draht:alarms must be true or false"),
+        ("dev", {"alarmEmail": "oncall"}, "draht:alarmEmail must be one email address"),
+        ("dev", {"alarmEmail": "a@example.com,b@example.com"}, "draht:alarmEmail must be one"),
+        ("dev", {"alarmPeriod": "90"}, "draht:alarmPeriod must be a multiple of 60"),
+        ("dev", {"alarmPeriod": "30"}, "draht:alarmPeriod must be from 60 to 86400"),
+        (
+            "dev",
+            {"alarmPeriod": "3600", "alarmEvaluationPeriods": "25"},
+            "draht:alarmEvaluationPeriods must be from 1 to 24",
+        ),
+        ("dev", {"alarmApi5xx": "0"}, "draht:alarmApi5xx must be from 1 to"),
+        ("dev", {"alarmApiLatencyP99Ms": "fast"}, "draht:alarmApiLatencyP99Ms must be a whole"),
+        ("dev", {"alarmFunctionErrors": "0"}, "draht:alarmFunctionErrors must be from 1 to"),
+        ("dev", {"alarmFunctionThrottles": "0"}, "draht:alarmFunctionThrottles must be from 1"),
+        ("dev", {"alarmTableThrottles": "-1"}, "draht:alarmTableThrottles must be from 1 to"),
+        ("dev", {"alarmTableSystemErrors": "0"}, "draht:alarmTableSystemErrors must be from 1"),
+        ("production", {"corsOrigins": "*"}, "draht:corsOrigins: the wildcard '*' is not allowed"),
+        (
+            "production",
+            {"corsOrigins": "https://app.example.com,https://*"},
+            "draht:corsOrigins: the wildcard 'https://*' is not allowed on the production",
+        ),
+        (
+            "dev",
+            {"corsOrigins": "https://app.example.com/login"},
+            "draht:corsOrigins: 'https://app.example.com/login' is not an origin",
+        ),
+        (
+            "dev",
+            {"corsOrigins": "https://a.example.com, https://a.example.com"},
+            "draht:corsOrigins names an origin twice",
+        ),
+        ("dev", {"domainName": "api.example.com"}, "draht:domainName and draht:certificateArn go"),
+        ("dev", {"certificateArn": CERTIFICATE}, "draht:domainName and draht:certificateArn go"),
+        (
+            "dev",
+            {"domainName": "API.example.com", "certificateArn": CERTIFICATE},
+            "draht:domainName must be a lowercase host name",
+        ),
+        (
+            "dev",
+            {"domainName": "api.example.com", "certificateArn": "arn:aws:iam::123456789012:x"},
+            "draht:certificateArn must be an ACM certificate ARN",
+        ),
+        (
+            "dev",
+            {
+                "aws:region": "eu-central-1",
+                "domainName": "api.example.com",
+                "certificateArn": CERTIFICATE.replace("eu-central-1", "us-east-1"),
+            },
+            "draht:certificateArn must be a regional certificate in eu-central-1",
+        ),
+        ("dev", {"hostedZoneId": "Z0123456789ABC"}, "draht:hostedZoneId needs draht:domainName"),
+        (
+            "dev",
+            {"domainName": "api.example.com", "certificateArn": CERTIFICATE, "hostedZoneId": "z"},
+            "draht:hostedZoneId must be a Route 53 zone id",
+        ),
     ],
 )
 def test_bad_config_stops_the_program_with_one_line_naming_the_key(
