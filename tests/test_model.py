@@ -63,5 +63,5 @@ def test_zip_is_byte_for_byte_repeatable() -> None:
 )
 def test_a_function_limit_lambda_refuses_is_refused(limits: dict[str, int], message: str) -> None:
     with pytest.raises(DeclarationError) as raised:
-        Function("Tiny", handler="health.handler", **limits)  # type: ignore[arg-type]
+        Function("Tiny", handler="health.handler", **limits)
     assert str(raised.value) == message
