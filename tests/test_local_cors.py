@@ -69,6 +69,10 @@ PREFLIGHT_ANSWER = {
 }
 
 
+def test_the_banner_names_the_allowed_origins(server: DevProcess) -> None:
+    assert f"\ncors    {ORIGIN}, http://localhost:5173\n" in server.output + "\n"
+
+
 def test_a_preflight_is_answered_with_204_and_the_configuration(server: DevProcess) -> None:
     assert preflight(server, "/echo") == PREFLIGHT_ANSWER
 
