@@ -637,3 +637,13 @@ def test_a_function_declared_memory_and_timeout_override_the_stack() -> None:
     s = synthesize(lambda: main(declared), "dev", {"memory": "256", "timeout": "10"})
     (recorded,) = s.of_type(FUNCTION)
     assert (recorded.inputs["memorySize"], recorded.inputs["timeout"]) == (1769, 3)
+
+
+# Review stacks
+
+
+def test_a_review_stack_is_entirely_removable_without_alarms() -> None:
+    s = synth("pr-7")
+    assert not [r.name for r in s.resources if r.protect or r.retain_on_delete]
+    assert {r.inputs["deletionProtectionEnabled"] for r in s.of_type(TABLE)} == {False}
+    assert not s.of_type(ALARM)
