@@ -10,12 +10,14 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 LOCAL_STAMP := $(VENV)/.installed-local
 FULL_STAMP := $(VENV)/.installed
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 NODE_STAMP := node_modules/.package-lock.json
 UV_INSTALL := $(UV) pip install --quiet --python $(PY) --no-deps
 # Every lock is resolved for the oldest Python the project supports.
 LOCK := $(UV) pip compile --quiet --generate-hashes --python-version 3.11 $(LOCK_ARGS)
 
-.PHONY: install dev test lint lock bench fuzz-long measure-setup clean
+.PHONY: install dev test lint lock checkov bench fuzz-long measure-setup clean
 
 install: $(FULL_STAMP) $(NODE_STAMP)
 
@@ -47,6 +49,7 @@ lock: $(UV)
 	$(LOCK) --group uv -o requirements-uv.lock
 	$(LOCK) pyproject.toml --extra deploy --extra dev --group build -o requirements.lock
 	$(LOCK) pyproject.toml --group build -c requirements.lock -o requirements-local.lock
+	$(LOCK) --group checkov -o requirements-checkov.lock
 
 dev: $(LOCAL_STAMP) $(NODE_STAMP)
 	$(VENV)/bin/draht seed
@@ -59,6 +62,15 @@ lint: install
 
 test: lint
 	$(VENV)/bin/pytest
+
+# checkov's AWS rules on the production stack rendered under mocks: no unwaived failure.
+checkov: install $(CHECKOV_STAMP)
+	$(PY) -m draht.checkov --checkov $(CHECKOV_VENV)/bin/checkov
+
+$(CHECKOV_STAMP): $(UV) requirements-checkov.lock
+	$(UV) venv --quiet --allow-existing --python $(PY) $(CHECKOV_VENV)
+	$(UV) pip install --quiet --python $(CHECKOV_VENV)/bin/python --no-deps --require-hashes -r requirements-checkov.lock
+	touch $@
 
 # Writes BENCHMARKS.md, bench/results.json and bench/cost.png; run on an otherwise idle machine.
 bench: install
@@ -73,4 +85,4 @@ measure-setup:
 	$(PYTHON) bench/fresh_clone.py
 
 clean:
-	rm -rf $(VENV) node_modules .draht
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .draht
