@@ -54,6 +54,10 @@ DATA_OPERATIONS = frozenset(
 )
 
 
+Graph = tuple[str, list[list[Any]]]
+"""A dashboard graph: its title and CloudWatch's metric arrays."""
+
+
 @dataclass(frozen=True)
 class Metric:
     namespace: str
@@ -184,64 +188,55 @@ def dashboard_widgets(
     period_s: int,
 ) -> list[dict[str, Any]]:
     """The dashboard: per route, per function and per table, two graphs to a row."""
-    graphs: list[tuple[str, list[list[Any]]]] = []
+
+    def sums(title: str, namespace: str, names: tuple[str, ...], dimensions: list[Any]) -> Graph:
+        return title, [[namespace, name, *dimensions] for name in names]
+
+    def percentiles(title: str, namespace: str, name: str, dimensions: list[Any]) -> Graph:
+        return f"{title} p50, p99 (ms)", [
+            [namespace, name, *dimensions, {"stat": stat, "label": stat}] for stat in ("p50", "p99")
+        ]
+
+    graphs: list[Graph] = []
     for route in app.routes:
         by_route = [
             "ApiId", api_id, "Stage", API_STAGE, "Method", route.method, "Resource", route.path
         ]  # fmt: skip
         graphs.append(
-            (
-                f"{route.key}: requests, 4xx, 5xx",
-                [[API_NAMESPACE, name, *by_route] for name in ("Count", "4xx", "5xx")],
+            sums(
+                f"{route.key}: requests, 4xx, 5xx", API_NAMESPACE, ("Count", "4xx", "5xx"), by_route
             )
         )
-        graphs.append(
-            (
-                f"{route.key}: latency p50, p99 (ms)",
-                [
-                    [API_NAMESPACE, "Latency", *by_route, {"stat": stat, "label": stat}]
-                    for stat in ("p50", "p99")
-                ],
-            )
-        )
+        graphs.append(percentiles(f"{route.key}: latency", API_NAMESPACE, "Latency", by_route))
     for function in app.functions:
         by_name = ["FunctionName", function_names[function.name]]
         graphs.append(
-            (
+            sums(
                 f"{function.name}: invocations, errors, throttles",
-                [
-                    [LAMBDA_NAMESPACE, name, *by_name]
-                    for name in ("Invocations", "Errors", "Throttles")
-                ],
+                LAMBDA_NAMESPACE,
+                ("Invocations", "Errors", "Throttles"),
+                by_name,
             )
         )
         graphs.append(
-            (
-                f"{function.name}: duration p50, p99 (ms)",
-                [
-                    [LAMBDA_NAMESPACE, "Duration", *by_name, {"stat": stat, "label": stat}]
-                    for stat in ("p50", "p99")
-                ],
-            )
+            percentiles(f"{function.name}: duration", LAMBDA_NAMESPACE, "Duration", by_name)
         )
     for table in app.tables:
         by_table = ["TableName", table_names[table.name]]
         graphs.append(
-            (
+            sums(
                 f"{table.name}: consumed capacity",
-                [
-                    [DYNAMODB_NAMESPACE, name, *by_table]
-                    for name in ("ConsumedReadCapacityUnits", "ConsumedWriteCapacityUnits")
-                ],
+                DYNAMODB_NAMESPACE,
+                ("ConsumedReadCapacityUnits", "ConsumedWriteCapacityUnits"),
+                by_table,
             )
         )
         graphs.append(
-            (
+            sums(
                 f"{table.name}: throttles",
-                [
-                    [DYNAMODB_NAMESPACE, name, *by_table]
-                    for name in ("ReadThrottleEvents", "WriteThrottleEvents")
-                ],
+                DYNAMODB_NAMESPACE,
+                ("ReadThrottleEvents", "WriteThrottleEvents"),
+                by_table,
             )
         )
     width, height = 12, 6

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from local_apps.dev_process import TEST_APP, TEST_HANDLERS, DevProcess
+from local_apps.dev_process import DevProcess, serve_test_app
 
 from draht.cors import Cors
 from draht.local.cors import allowed_origin
@@ -28,18 +28,7 @@ def serve(tmp_path_factory: pytest.TempPathFactory, config: str) -> DevProcess:
     folder = tmp_path_factory.mktemp("cors")
     stack_config = folder / "Pulumi.test.yaml"
     stack_config.write_text(f"config:\n{config}")
-    return DevProcess(
-        [
-            "--app",
-            TEST_APP,
-            "--handlers",
-            str(TEST_HANDLERS),
-            "--stack-config",
-            str(stack_config),
-            "--data-dir",
-            str(folder / "data"),
-        ]
-    )
+    return serve_test_app(stack_config, folder / "data")
 
 
 @pytest.fixture(scope="module")

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from stack_synth import synth
 
 from draht.app import app
 from draht.components.http_api import source_arn_path
 from draht.model import App, DeclarationError, Function, Route
 from draht.package import handler_files
 from draht.settings import Settings
-from draht.stack import build, main, resource_name
+from draht.stack import build, resource_name
 from draht.synth import Recorded, Synthesis, synthesize
 
 TABLE = "aws:dynamodb/table:Table"
@@ -39,21 +40,7 @@ PERMISSION = "aws:lambda/permission:Permission"
 PROVIDER = "pulumi:providers:aws"
 
 
-def synth(stack: str, **config: str) -> Synthesis:
-    return synthesize(lambda: main(app), stack, config)
-
-
-@pytest.fixture(scope="module")
-def dev() -> Synthesis:
-    return synth("dev")
-
-
-@pytest.fixture(scope="module")
-def production() -> Synthesis:
-    return synth("production")
-
-
-@pytest.fixture(scope="module", params=["dev", "production"])
+@pytest.fixture(scope="session", params=["dev", "production"])
 def stack(request: pytest.FixtureRequest, dev: Synthesis, production: Synthesis) -> Synthesis:
     return dev if request.param == "dev" else production
 

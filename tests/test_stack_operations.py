@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import pytest
+from stack_synth import synth
 
 from draht.alarms import DATA_OPERATIONS
 from draht.app import app
@@ -37,20 +38,6 @@ DOMAIN_CONFIG = {
     "domainName": "api.example.com",
     "certificateArn": CERTIFICATE,
 }
-
-
-def synth(stack: str, declared: App = app, **config: str) -> Synthesis:
-    return synthesize(lambda: main(declared), stack, config)
-
-
-@pytest.fixture(scope="module")
-def dev() -> Synthesis:
-    return synth("dev")
-
-
-@pytest.fixture(scope="module")
-def production() -> Synthesis:
-    return synth("production")
 
 
 def alarms_by_name(s: Synthesis) -> dict[str, dict[str, Any]]:

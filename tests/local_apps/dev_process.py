@@ -167,3 +167,15 @@ class DevProcess:
         # A clean stop exits 0; SIGKILL leaves no say in the matter.
         expected = -signal.SIGKILL if how == signal.SIGKILL else 0
         assert code == expected, f"draht dev exited with {code}:\n{self.output}"
+
+
+def serve_test_app(stack_config: Path, data_dir: Path) -> DevProcess:
+    """`draht dev` of the test app and its handlers, with that stack config and data folder."""
+    return DevProcess(
+        [
+            *("--app", TEST_APP),
+            *("--handlers", str(TEST_HANDLERS)),
+            *("--stack-config", str(stack_config)),
+            *("--data-dir", str(data_dir)),
+        ]
+    )
