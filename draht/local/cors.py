@@ -14,9 +14,11 @@ AWS, "Configuring CORS for an HTTP API"
   an integration." and "API Gateway ignores CORS headers returned from your backend
   integration."
 
-The preflight answer is a 204 without a body. It carries the CORS headers only when the
-origin, the method and every requested header are allowed; otherwise it carries none and
-the browser refuses the request.
+The page does not spell out the preflight answer itself. What is taken here is what
+HTTP API is reported to send: a 204 without a body, carrying the CORS headers only when
+the origin, the method and every requested header are allowed, and none otherwise (so
+the browser refuses the request). Gateway answers that no integration produced (a 404
+for no route, a 500 for a failed function) get no CORS headers.
 """
 
 from __future__ import annotations
