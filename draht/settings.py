@@ -196,7 +196,10 @@ def local_settings(path: Path = PROJECT_ROOT / LOCAL_SETTINGS_FILE) -> Settings:
 
     def get(key: str) -> str | None:
         value = config.get(f"{NAMESPACE}:{key}")
-        return None if value is None or isinstance(value, dict | list) else str(value)
+        if value is None or isinstance(value, dict | list):
+            return None
+        # The CLI hands a YAML boolean to the program as `true` or `false`.
+        return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
     return Settings.load("dev", get)
 

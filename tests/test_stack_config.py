@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from draht.app import app
-from draht.settings import Settings
+from draht.settings import Settings, local_settings
 from draht.stack import main, resource_name
 from draht.synth import synthesize
 
@@ -186,3 +186,12 @@ def test_stack_file_values_reach_the_resources() -> None:
 def test_main_module_exports_the_stack_outputs() -> None:
     synthesis = synthesize(lambda: runpy.run_path(str(ROOT / "__main__.py")), "dev")
     assert set(synthesis.outputs) == {"apiUrl", "sessionsTable", "clientsTable", "dashboardUrl"}
+
+
+def test_a_stack_file_boolean_reads_as_the_cli_passes_it(tmp_path: Path) -> None:
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    stack_file.write_text(
+        "config:\n  draht:alarms: true\n  draht:corsOrigins: http://localhost:5173\n"
+    )
+    settings = local_settings(stack_file)
+    assert (settings.alarms, settings.cors_origins) == (True, ("http://localhost:5173",))
