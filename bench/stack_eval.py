@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from bench.stats import ratio, summary_ms
+from draht.settings import cli_value
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BASELINE = "import pulumi, pulumi_aws"
@@ -55,7 +56,7 @@ def stacks() -> dict[str, dict[str, str]]:
     found = {}
     for path in sorted(PROJECT_ROOT.glob("Pulumi.*.yaml")):
         config = yaml.safe_load(path.read_text()).get("config") or {}
-        found[path.stem.split(".", 1)[1]] = {key: str(value) for key, value in config.items()}
+        found[path.stem.split(".", 1)[1]] = {key: cli_value(value) for key, value in config.items()}
     return found
 
 

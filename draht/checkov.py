@@ -26,7 +26,7 @@ from draht import PROJECT_ROOT
 from draht.app import app
 from draht.components.http_api import slug
 from draht.model import App
-from draht.settings import PRODUCTION_STAGE
+from draht.settings import PRODUCTION_STAGE, cli_value
 from draht.stack import main as stack_program
 from draht.stack import resource_name
 from draht.synth import ACCOUNT, REGION, synthesize
@@ -123,10 +123,7 @@ WAIVERS = (
 
 def production_config() -> dict[str, str]:
     loaded = yaml.safe_load((PROJECT_ROOT / f"Pulumi.{PRODUCTION_STAGE}.yaml").read_text())
-    config = {
-        key: json.dumps(value) if isinstance(value, bool) else str(value)
-        for key, value in loaded["config"].items()
-    }
+    config = {key: cli_value(value) for key, value in loaded["config"].items()}
     return {**config, **EVERY_OPTION}
 
 

@@ -179,6 +179,11 @@ class Settings:
         )
 
 
+def cli_value(value: object) -> str:
+    """A stack file's YAML value as the Pulumi CLI hands it to the program: `true`, not `True`."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
 def local_settings(path: Path = PROJECT_ROOT / LOCAL_SETTINGS_FILE) -> Settings:
     """The dev stack's settings (memory, timeout, auth), so local limits match the deployed ones.
 
@@ -198,8 +203,7 @@ def local_settings(path: Path = PROJECT_ROOT / LOCAL_SETTINGS_FILE) -> Settings:
         value = config.get(f"{NAMESPACE}:{key}")
         if value is None or isinstance(value, dict | list):
             return None
-        # The CLI hands a YAML boolean to the program as `true` or `false`.
-        return ("true" if value else "false") if isinstance(value, bool) else str(value)
+        return cli_value(value)
 
     return Settings.load("dev", get)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import runpy
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ import pytest
 import yaml
 
 from draht.app import app
-from draht.settings import Settings, local_settings
+from draht.settings import Settings, cli_value, local_settings
 from draht.stack import main, resource_name
 from draht.synth import synthesize
 
@@ -27,14 +26,9 @@ def project() -> dict[str, Any]:
     return loaded
 
 
-def as_config(value: object) -> str:
-    """A YAML value as the CLI hands it to the program: booleans as `true`/`false`."""
-    return json.dumps(value) if isinstance(value, bool) else str(value)
-
-
 def stack_config(stack: str) -> dict[str, str]:
     loaded = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
-    return {key: as_config(value) for key, value in loaded["config"].items()}
+    return {key: cli_value(value) for key, value in loaded["config"].items()}
 
 
 def keys_settings_read(stage: str) -> set[str]:
@@ -150,7 +144,7 @@ def test_pulumi_yaml_declares_every_key_the_program_reads() -> None:
 
 
 def test_pulumi_yaml_defaults_are_the_defaults_without_config() -> None:
-    defaults = {key: as_config(spec["default"]) for key, spec in project()["config"].items()}
+    defaults = {key: cli_value(spec["default"]) for key, spec in project()["config"].items()}
     assert Settings.load("dev", defaults.get) == Settings.load("dev", lambda _key: None)
 
 
