@@ -347,8 +347,9 @@ def test_alarms_are_off_on_dev_by_default(dev: Synthesis) -> None:
     assert "alarmTopicArn" not in dev.outputs
 
 
-def test_draht_alarms_turns_them_on_elsewhere() -> None:
-    s = synth("pr-42", alarms="true")
+@pytest.mark.parametrize("stack", ["dev", "pr-42"])
+def test_draht_alarms_turns_them_on_outside_production(stack: str) -> None:
+    s = synth(stack, alarms="true")
     assert len(s.of_type(ALARM)) == 2 + 3 * len(app.functions) + 2 * len(app.tables)
     assert s.outputs["alarmTopicArn"] == topic(s).outputs["arn"]
 
