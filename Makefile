@@ -60,7 +60,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: lint
+test: lint checkov
 	$(VENV)/bin/pytest
 
 # checkov's AWS rules on the production stack rendered under mocks: no unwaived failure.
