@@ -224,9 +224,10 @@ def test_the_test_job_sees_no_secret_no_environment_and_reads_only() -> None:
     assert test["permissions"] == {"contents": "read"}
 
 
-def test_the_test_job_runs_what_ci_runs() -> None:
+def test_the_test_job_runs_what_ci_runs_checkov_included() -> None:
     runs = [step["run"] for step in jobs()["test"]["steps"] if "run" in step]
     assert runs == [".ci/run"]
+    assert "make checkov" in (ROOT / ".ci" / "run").read_text().splitlines()
 
 
 def test_only_jobs_that_run_pulumi_see_the_pulumi_token() -> None:
