@@ -8,6 +8,6 @@ from draht.stack import main
 from draht.synth import Synthesis, synthesize
 
 
-def synth(stack: str, declared: App = app, **config: str) -> Synthesis:
+def synth(stack: str, declared: App = app, /, **config: str) -> Synthesis:
     """`declared` as the program of `stack`; `config` keys without namespace are `draht:` keys."""
     return synthesize(lambda: main(declared), stack, config)

@@ -28,6 +28,7 @@ def planned(plan: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 
 def expressions(plan: dict[str, Any], kind: str) -> dict[str, Any]:
+    found: dict[str, Any]
     (found,) = [
         r["expressions"]
         for r in plan["configuration"]["root_module"]["resources"]

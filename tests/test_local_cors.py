@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from local_apps.dev_process import DevProcess, serve_test_app
+from dev_process import DevProcess, serve_test_app
 
 from draht.cors import Cors
 from draht.local.cors import allowed_origin

@@ -23,9 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from local_apps.declarations import app as test_app
-from local_apps.declarations import clients, sessions
-from local_apps.dev_process import (
+from dev_process import (
     TEST_APP,
     TEST_HANDLERS,
     DevProcess,
@@ -33,6 +31,8 @@ from local_apps.dev_process import (
     run_draht,
     serve_test_app,
 )
+from local_apps.declarations import app as test_app
+from local_apps.declarations import clients, sessions
 
 from draht.local.seed import sample_data
 from draht.local.store import Dynalite, dynamodb_client, local_table_name

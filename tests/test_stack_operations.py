@@ -478,7 +478,7 @@ def test_dashboard_shows_requests_errors_latency_duration_capacity_and_throttles
 
 
 def test_latency_and_duration_are_graphed_at_p50_and_p99(dev: Synthesis) -> None:
-    percentiles = {
+    percentiles: dict[str, set[str]] = {
         metric[1]: set()
         for widget in widgets(dev)
         for metric in widget["properties"]["metrics"]
