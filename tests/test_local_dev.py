@@ -271,6 +271,15 @@ def test_worker_environment_holds_only_its_own_links(test_server: DevProcess) ->
     assert 0 < context["remaining_ms"] <= TIMEOUT_S * 1000
 
 
+def test_a_function_s_own_memory_and_timeout_override_the_stack_s(
+    test_server: DevProcess,
+) -> None:
+    body = _json(test_server.request("/tuned").body)
+    assert body["environment"]["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "1024"
+    assert body["context"]["memory_limit_in_mb"] == "1024"
+    assert TIMEOUT_S * 1000 < body["context"]["remaining_ms"] <= 5000
+
+
 def test_one_warm_worker_serves_requests_in_turn(test_server: DevProcess) -> None:
     pids = {_json(test_server.request("/echo").body)["pid"] for _ in range(5)}
     assert len(pids) == 1
