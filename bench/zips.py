@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.report import Section, Target
 from draht.app import app
 from draht.package import build_archive
 
@@ -18,7 +19,29 @@ def measure() -> dict[str, Any]:
             "handler": function.handler,
             "bytes": len(archive.data),
             "files": list(archive.files),
-            "sha256_base64": archive.sha256_base64,
-            "meets_target": len(archive.data) <= TARGET_BYTES,
         }
     return {"target_bytes": TARGET_BYTES, "functions": functions}
+
+
+def section(zips: dict[str, Any]) -> Section:
+    largest = max(zips["functions"].values(), key=lambda entry: entry["bytes"])
+    return Section(
+        "Deployment zips",
+        "Straight from `draht.package.build_archive`, the archive the Pulumi program deploys.",
+        ["Function", "Size", "Files"],
+        [
+            [
+                name,
+                f"{entry['bytes']:,} B ({entry['bytes'] / 1024:.1f} KiB)",
+                ", ".join(f"`{path}`" for path in entry["files"]),
+            ]
+            for name, entry in zips["functions"].items()
+        ],
+        targets=[
+            Target(
+                f"Each zip ≤ {zips['target_bytes'] // 1024} KiB",
+                f"largest {largest['bytes']:,} bytes ({largest['handler']})",
+                largest["bytes"] <= zips["target_bytes"],
+            )
+        ],
+    )
