@@ -15,19 +15,20 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-import time
 import zipfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from documented_events import api_event
 
-from bench.report import Section, Target, ms, spread
-from bench.stats import summary_ms
+from bench.report import Section, Target, ms
+from bench.stats import summary_ms, timed
 from draht.app import app
 from draht.local.runtime import Deployment
 from draht.local.seed import seed as seed_sample_data
 from draht.local.store import Dynalite, dynamodb_client, ensure_tables
+from draht.model import Function
 from draht.package import build_archive
 from draht.settings import local_settings
 
@@ -88,41 +89,46 @@ def _heaviest_imports(candidate: Candidate, module: str) -> dict[str, Any]:
     raise RuntimeError(f"{module} is missing from its own `-X importtime` report")
 
 
+def _first_event(function: Function, scratch: Path, client_id: str) -> list[str]:
+    """bench/first_event.py on the function's zip, extracted without bytecode caches as in
+    /var/task; a first request reads a real page, the sample data's first client's."""
+    route = next(r for r in app.routes if r.function is function)
+    event = api_event(route.key, {"clientId": client_id} if route.path == "/sessions" else {})
+    with zipfile.ZipFile(io.BytesIO(build_archive(function).data)) as archive:
+        archive.extractall(scratch / function.name)
+    arguments = [FIRST_EVENT, scratch / function.name, function.handler, function.name]
+    return [*map(str, arguments), json.dumps(event)]
+
+
 def measure(runs: int = 31, seed: int = 5, diagnose: bool = False) -> dict[str, Any]:
     baselines = {**BASELINES, **(CONTEXT_BASELINES if diagnose else {})}
-    candidates: dict[str, Candidate] = {}
-    diagnoses = {}
     with Dynalite() as store, tempfile.TemporaryDirectory(prefix="draht-cold-") as scratch:
         client = dynamodb_client(store.endpoint)
         arns = ensure_tables(client, app.name, app.tables)
-        # A first request reads a real page: the sample data's first client and its sessions.
         client_id = seed_sample_data(client, app).clients[0]["clientId"]
         deployment = Deployment(
             app, Path(scratch), local_settings(), store.endpoint, table_arns=arns
         )
-        # `-S` with site-packages on PYTHONPATH, as Lambda finds boto3 without processing `.pth`
-        # files: the editable install's import hook would add ~8 ms to every run alike.
-        site_packages = {"PYTHONPATH": sysconfig.get_paths()["purelib"]}
-        # Each function runs in its own environment, as draht dev builds it; baselines in Health's.
-        health = {**deployment.environment(app.function("Health")), **site_packages}
-        for label, code in baselines.items():
-            candidates[label] = (["-c", code], health, "")
-        for function in app.functions:
-            route = next(r for r in app.routes if r.function is function)
-            query = {"clientId": client_id} if route.path == "/sessions" else {}
-            root = Path(scratch) / function.name
-            # Extracted without bytecode caches, as in /var/task.
-            with zipfile.ZipFile(io.BytesIO(build_archive(function).data)) as archive:
-                archive.extractall(root)
-            event = json.dumps(api_event(route.key, query))
-            arguments = [str(FIRST_EVENT), str(root), function.handler, function.name, event]
-            environment = {**deployment.environment(function), **site_packages}
-            candidates[function.name] = (arguments, environment, "200")
-            if diagnose:
-                diagnoses[function.name] = _heaviest_imports(
-                    candidates[function.name], function.module
-                )
 
+        def environment(function: Function) -> dict[str, str]:
+            # `-S` with site-packages on PYTHONPATH, as Lambda finds boto3 without processing
+            # `.pth` files: the editable install's import hook would add ~8 ms to every run.
+            return {
+                **deployment.environment(function),
+                "PYTHONPATH": sysconfig.get_paths()["purelib"],
+            }
+
+        # Each function runs in its own environment, as draht dev builds it; baselines in Health's.
+        health = environment(app.function("Health"))
+        candidates = {label: (["-c", code], health, "") for label, code in baselines.items()}
+        for function in app.functions:
+            arguments = _first_event(function, Path(scratch), client_id)
+            candidates[function.name] = (arguments, environment(function), "200")
+        diagnoses = {
+            f.name: _heaviest_imports(candidates[f.name], f.module)
+            for f in app.functions
+            if diagnose
+        }
         for candidate in candidates.values():
             _run(candidate)  # one unmeasured round warms the page cache for everyone alike
         samples: dict[str, list[float]] = {label: [] for label in candidates}
@@ -130,32 +136,31 @@ def measure(runs: int = 31, seed: int = 5, diagnose: bool = False) -> dict[str, 
         order = random.Random(seed)
         for _ in range(runs):
             for label in order.sample(list(candidates), len(candidates)):
-                started = time.perf_counter()
-                _run(candidates[label])
-                samples[label].append(time.perf_counter() - started)
+                samples[label].append(timed(partial(_run, candidates[label]))[0])
 
-    functions = {function.name: summary_ms(samples[function.name]) for function in app.functions}
+    summaries = {label: summary_ms(values) for label, values in samples.items()}
     for name, diagnosis in diagnoses.items():
-        functions[name]["diagnosis"] = diagnosis
+        summaries[name]["diagnosis"] = diagnosis
     return {
         "runs": runs,
-        "baselines": {label: summary_ms(samples[label]) for label in baselines},
-        "functions": functions,
+        "baselines": {label: summaries[label] for label in baselines},
+        "functions": {function.name: summaries[function.name] for function in app.functions},
     }
+
+
+def _row(label: str, f: dict[str, Any], ratio: str = "") -> list[str]:
+    return [label, ms(f["median_ms"]), f"{ms(f['p25_ms'])} to {ms(f['p75_ms'])}", ratio]
 
 
 def section(cold: dict[str, Any]) -> Section:
     baselines = cold["baselines"]
-    rows = [
-        [f"`{label}` (baseline)", ms(f["median_ms"]), spread(f), ""]
-        for label, f in baselines.items()
-    ]
+    rows = [_row(f"`{label}` (baseline)", f) for label, f in baselines.items()]
     targets, notes = [], []
     for name, f in cold["functions"].items():
         baseline, target, context = TARGETS[name]
         baseline_ms = baselines[baseline]["median_ms"]
         ratio = f["median_ms"] / baseline_ms
-        rows.append([name, ms(f["median_ms"]), spread(f), f"{ratio:.3f}x `{baseline}`"])
+        rows.append(_row(name, f, f"{ratio:.3f}x `{baseline}`"))
         why = "`python -m bench.run --diagnose` says where the time goes."
         if "diagnosis" in f:
             diagnosis, context_ms = f["diagnosis"], baselines[context]["median_ms"]
@@ -168,15 +173,10 @@ def section(cold: dict[str, Any]) -> Section:
                 f" {name} is {f['median_ms'] / context_ms:.2f}x it."
             )
             notes.append(f"- {name}: {why}")
-        over = ms(f["median_ms"] - baseline_ms * target)
         measured = f"{ms(f['median_ms'])} = {ratio:.3f}x ({ms(baseline_ms)})"
+        over = f"over its allowance by {ms(f['median_ms'] - baseline_ms * target)}. {why}"
         targets.append(
-            Target(
-                f"Cold start {name} ≤ {target}x `{baseline}`",
-                measured,
-                ratio <= target,
-                f"over its allowance by {over}. {why}",
-            )
+            Target(f"Cold start {name} ≤ {target}x `{baseline}`", measured, ratio <= target, over)
         )
     return Section(
         "Cold start",

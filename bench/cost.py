@@ -10,6 +10,7 @@ import concurrent.futures
 import json
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from dynamo_calls import CallRecorder
 from handler_env import create_tables, loaded_handlers
 
 from bench.report import Section, Target, ms
-from bench.stats import summary_ms
+from bench.stats import summary_ms, timed
 from draht.app import app
 from draht.layout import client_item, session_item, wire
 from draht.local.store import Dynalite, batch_write, dynamodb_client
@@ -66,9 +67,7 @@ def _walk(handler: Any, route: str, recorder: CallRecorder) -> list[tuple[float,
     for number in range(1, DEEP_PAGE + 1):
         event = api_event(route, {**ROUTES[route], "limit": str(PAGE_LIMIT), **cursor})
         recorder.calls.clear()
-        started = time.perf_counter()
-        response = handler(event, LambdaContext())
-        elapsed = time.perf_counter() - started
+        elapsed, response = timed(partial(handler, event, LambdaContext()))
         cursor = {"cursor": json.loads(response["body"]).get("nextCursor")}
         if response["statusCode"] != 200 or not cursor["cursor"]:
             raise RuntimeError(f"{route} page {number} answered {response}")
@@ -91,13 +90,12 @@ def _series(handlers: Any, recorder: CallRecorder, repeats: int) -> dict[str, di
 
 
 def _full_scan(client: Any, table: str) -> dict[str, Any]:
-    started = time.perf_counter()
     scan = client.get_paginator("scan").paginate(TableName=table, ReturnConsumedCapacity="TOTAL")
-    pages = list(scan)
+    elapsed, pages = timed(lambda: list(scan))
     return {
         "capacity_units": sum(page["ConsumedCapacity"]["CapacityUnits"] for page in pages),
         "items_read": sum(page["ScannedCount"] for page in pages),
-        "median_ms": round((time.perf_counter() - started) * 1000, 1),
+        "median_ms": round(elapsed * 1000, 1),
     }
 
 
@@ -136,24 +134,22 @@ def _flat(cost: dict[str, Any]) -> bool:
     )
 
 
+def _cell(page: dict[str, Any]) -> str:
+    return f"{page['capacity_units']:g} RCU, {page['items_read']:,} items, {ms(page['median_ms'])}"
+
+
 def section(cost: dict[str, Any]) -> Section:
-    first, last = cost["levels"][0], cost["levels"][-1]
+    first, last, flat = cost["levels"][0], cost["levels"][-1], _flat(cost)
     growth = {
         name: last["series"][name]["capacity_units"] / f["capacity_units"]
         for name, f in first["series"].items()
     }
-    rows = [
-        [f"{level['items_per_table']:,}"]
-        + [
-            f"{f['capacity_units']:g} RCU, {f['items_read']:,} items, {ms(f['median_ms'])}"
-            for f in level["series"].values()
-        ]
-        for level in cost["levels"]
-    ]
-    sizes = f"{first['items_per_table']:,} to {last['items_per_table']:,} items"
     scan_growth = growth.pop(SCAN)
-    measured = (
-        f"capacity x{max(growth.values()):.3g} per page (full Scan baseline x{scan_growth:.3f})"
+    target = Target(
+        f"Page cost flat from {first['items_per_table']:,} to {last['items_per_table']:,} items",
+        f"capacity x{max(growth.values()):.3g} per page (full Scan baseline x{scan_growth:.3f})",
+        flat,
+        "a page reads more items as the tables grow.",
     )
     return Section(
         "Cost as data grows",
@@ -165,21 +161,17 @@ def section(cost: dict[str, Any]) -> Section:
         " what the sessions page would cost without the key layout, a Scan of the whole table."
         "\n\n![Read capacity and latency per page against table size](bench/cost.png)",
         ["Items per table", *first["series"]],
-        rows,
         [
-            "Items read per page stay at the page size plus one (the look-ahead that keeps the"
-            " last page from carrying a cursor) at every size."
-        ]
-        if _flat(cost)
-        else [],
-        [
-            Target(
-                f"Page cost flat from {sizes}",
-                measured,
-                _flat(cost),
-                "a page reads more items as the tables grow.",
-            )
+            [f"{level['items_per_table']:,}", *map(_cell, level["series"].values())]
+            for level in cost["levels"]
         ],
+        [
+            "Items read per page stay at the page size plus one (the look-ahead that keeps the last"
+            " page from carrying a cursor) at every size."
+        ]
+        if flat
+        else [],
+        [target],
     )
 
 

@@ -1,10 +1,6 @@
-"""Each route through `draht dev`, end to end, beside the two floors it is judged against.
-
-End to end is what a client sees: a new TCP connection per request, the whole response read,
-one request after another. The floors: the same handler called in this process with the same
-event (the difference is what the local runtime adds), and a minimal asyncio server answering
-a fixed body (bench/fixed_answer_server.py), measured the same way.
-"""
+"""Each route through `draht dev` as a client sees it, one request after another on a new
+connection each, beside the same handler called in this process (the difference is what the
+local runtime adds) and a minimal server's fixed answer (bench/fixed_answer_server.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +10,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +18,7 @@ from dev_process import DevProcess
 from handler_env import loaded_handlers
 
 from bench.report import Section, Target, ms
-from bench.stats import summary_ms
+from bench.stats import summary_ms, timed
 from draht.app import app
 from draht.local.events import HttpRequest, build_event
 from draht.local.store import local_table_name
@@ -32,18 +28,22 @@ HEALTH_MEDIAN_TARGET_MS = 1.0
 OVERHEAD_TARGET_MS = 0.5
 
 
-def _sequential(port: int, target: str, requests: int, warmup: int) -> dict[str, Any]:
-    """`warmup` unmeasured then `requests` measured GETs, each on a new connection."""
+def _get(port: int, target: str) -> bytes:
+    """One GET on a new connection, as a client sees it: connected, sent, whole answer read."""
     head = f"GET {target} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        connection.sendall(head.encode())
+        return b"".join(iter(lambda: connection.recv(65536), b""))
+
+
+def _sequential(port: int, target: str, requests: int, warmup: int) -> dict[str, Any]:
+    """`warmup` unmeasured then `requests` measured GETs, one after another."""
     samples = []
     for _ in range(warmup + requests):
-        started = time.perf_counter()
-        with socket.create_connection(("127.0.0.1", port)) as connection:
-            connection.sendall(head.encode())
-            answer = b"".join(iter(lambda: connection.recv(65536), b""))
-        samples.append(time.perf_counter() - started)
+        elapsed, answer = timed(partial(_get, port, target))
         if not answer.startswith(b"HTTP/1.1 200 "):
             raise RuntimeError(f"{target} answered {answer[:200]!r}")
+        samples.append(elapsed)
     return summary_ms(samples[warmup:])
 
 
@@ -58,12 +58,8 @@ def _in_process_median_ms(
         for key, target in targets.items():
             handler = getattr(handlers, routes[key].function.module).handler
             request = HttpRequest("GET", target, [("host", "127.0.0.1")])
-            samples = []
-            for _ in range(requests):
-                event = build_event(request, routes[key], {}, "bench")
-                started = time.perf_counter()
-                handler(event, None)
-                samples.append(time.perf_counter() - started)
+            events = [build_event(request, routes[key], {}, "bench") for _ in range(requests)]
+            samples = [timed(partial(handler, event, None))[0] for event in events]
             medians[key] = statistics.median(samples) * 1000
     return medians
 
@@ -99,9 +95,28 @@ def measure(requests: int = 2000, warmup: int = 50) -> dict[str, Any]:
 
 def section(http: dict[str, Any]) -> Section:
     routes, floor = http["routes"], http["fixed_answer_floor"]
-    health = routes["GET /health"]
+    health = routes["GET /health"]["median_ms"]
     columns = ("median_ms", "p99_ms", "in_process_median_ms", "overhead_ms")
+    rows = [["fixed answer (baseline)", ms(floor["median_ms"]), ms(floor["p99_ms"]), "", ""]]
+    rows += [[route, *(ms(f[column]) for column in columns)] for route, f in routes.items()]
     overheads = ", ".join(f"{route} {ms(f['overhead_ms'])}" for route, f in routes.items())
+    targets = [
+        Target(
+            f"`draht dev` GET /health median ≤ {HEALTH_MEDIAN_TARGET_MS:g} ms (new connection"
+            " per request)",
+            ms(health),
+            health <= HEALTH_MEDIAN_TARGET_MS,
+            f"{ms(routes['GET /health']['in_process_median_ms'])} of it is the handler; a fixed"
+            f" answer takes {ms(floor['median_ms'])} on this machine, measured the same way.",
+        ),
+        Target(
+            f"`draht dev` overhead over an in-process call ≤ {OVERHEAD_TARGET_MS:g} ms",
+            overheads,
+            all(f["overhead_ms"] <= OVERHEAD_TARGET_MS for f in routes.values()),
+            "what the data routes add over /health in the server is a DynamoDB call through"
+            " the local IAM check and a larger body through the worker's pipe.",
+        ),
+    ]
     return Section(
         "HTTP through `draht dev`",
         f"{http['requests_per_route']:,} sequential requests per route, each on a new"
@@ -110,23 +125,6 @@ def section(http: dict[str, Any]) -> Section:
         " (HTTP, routing, the event, the pipe to the worker, the IAM hook). Baseline: a minimal"
         " asyncio server answering a fixed JSON body, measured the same way.",
         ["Route", "Median", "p99", "In-process median", "Overhead"],
-        [["fixed answer (baseline)", ms(floor["median_ms"]), ms(floor["p99_ms"]), "", ""]]
-        + [[route, *(ms(f[column]) for column in columns)] for route, f in routes.items()],
-        targets=[
-            Target(
-                f"`draht dev` GET /health median ≤ {HEALTH_MEDIAN_TARGET_MS:g} ms"
-                " (new connection per request)",
-                ms(health["median_ms"]),
-                health["median_ms"] <= HEALTH_MEDIAN_TARGET_MS,
-                f"{ms(health['in_process_median_ms'])} of it is the handler; the fixed answer"
-                f" takes {ms(floor['median_ms'])} on this machine, measured the same way.",
-            ),
-            Target(
-                f"`draht dev` overhead over an in-process call ≤ {OVERHEAD_TARGET_MS:g} ms",
-                overheads,
-                all(f["overhead_ms"] <= OVERHEAD_TARGET_MS for f in routes.values()),
-                "what the data routes add over /health in the server is a DynamoDB call"
-                " through the local IAM check and a larger body through the worker's pipe.",
-            ),
-        ],
+        rows,
+        targets=targets,
     )

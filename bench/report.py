@@ -34,10 +34,6 @@ def ms(value: float) -> str:
     return f"{value:,.2f} ms" if value < 100 else f"{value:,.0f} ms"
 
 
-def spread(figures: dict[str, Any]) -> str:
-    return f"{ms(figures['p25_ms'])} to {ms(figures['p75_ms'])}"
-
-
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     return [*lines, *("| " + " | ".join(row) + " |" for row in rows), ""]

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
-from typing import Any
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def timed(call: Callable[[], T]) -> tuple[float, T]:
+    """Seconds the call took, and what it returned."""
+    started = time.perf_counter()
+    result = call()
+    return time.perf_counter() - started, result
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:

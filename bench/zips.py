@@ -24,24 +24,19 @@ def measure() -> dict[str, Any]:
 
 
 def section(zips: dict[str, Any]) -> Section:
-    largest = max(zips["functions"].values(), key=lambda entry: entry["bytes"])
-    return Section(
-        "Deployment zips",
-        "Straight from `draht.package.build_archive`, the archive the Pulumi program deploys.",
-        ["Function", "Size", "Files"],
+    rows = [
         [
-            [
-                name,
-                f"{entry['bytes']:,} B ({entry['bytes'] / 1024:.1f} KiB)",
-                ", ".join(f"`{path}`" for path in entry["files"]),
-            ]
-            for name, entry in zips["functions"].items()
-        ],
-        targets=[
-            Target(
-                f"Each zip ≤ {zips['target_bytes'] // 1024} KiB",
-                f"largest {largest['bytes']:,} bytes ({largest['handler']})",
-                largest["bytes"] <= zips["target_bytes"],
-            )
-        ],
+            name,
+            f"{f['bytes']:,} B ({f['bytes'] / 1024:.1f} KiB)",
+            ", ".join(f"`{path}`" for path in f["files"]),
+        ]
+        for name, f in zips["functions"].items()
+    ]
+    largest = max(zips["functions"].values(), key=lambda f: f["bytes"])
+    target = Target(
+        f"Each zip ≤ {zips['target_bytes'] // 1024} KiB",
+        f"largest {largest['bytes']:,} bytes ({largest['handler']})",
+        largest["bytes"] <= zips["target_bytes"],
     )
+    text = "Straight from `draht.package.build_archive`, the archive the Pulumi program deploys."
+    return Section("Deployment zips", text, ["Function", "Size", "Files"], rows, targets=[target])
