@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import re
 import subprocess
 import sys
 import sysconfig
@@ -55,6 +56,8 @@ TARGETS = {
     "ListSessions": (BOTO3, 1.1, f"{BOTO3} + gc.freeze()"),
     "ListClients": (BOTO3, 1.1, f"{BOTO3} + gc.freeze()"),
 }
+# A line of `-X importtime`: self and cumulative µs, the module two more spaces in per level.
+IMPORT_TIME = re.compile(r"^import time:\s+\d+ \|\s+(\d+) \| ( *)(\S+)$", re.MULTILINE)
 Candidate = tuple[list[str], dict[str, str], str]
 """What follows `python -S`, its environment, and the output that says it worked."""
 
@@ -72,13 +75,9 @@ def _run(candidate: Candidate, *flags: str) -> str:
 def _heaviest_imports(candidate: Candidate, module: str) -> dict[str, Any]:
     """The handler module's import and its six heaviest direct imports (`-X importtime`)."""
     direct: dict[str, float] = {}
-    for line in _run(candidate, "-X", "importtime").splitlines():
-        fields = line.removeprefix("import time:").split("|")
-        if len(fields) != 3 or not fields[1].strip().isdigit():
-            continue
-        # Each module is printed after those it imported, two more spaces in per level.
-        depth = (len(fields[2]) - len(fields[2].lstrip(" ")) - 1) // 2
-        name, took = fields[2].strip(), int(fields[1]) / 1000
+    for cumulative, indent, name in IMPORT_TIME.findall(_run(candidate, "-X", "importtime")):
+        # Each module is printed after those it imported: theirs are the lines just before.
+        depth, took = len(indent) // 2, int(cumulative) / 1000
         if depth == 1:
             direct[name] = took
         elif depth == 0 and name == module:

@@ -126,12 +126,9 @@ def measure(sizes: tuple[int, ...] = SIZES, repeats: int = 15) -> dict[str, Any]
 
 def _flat(cost: dict[str, Any]) -> bool:
     """The structural fact behind a flat cost: a page reads the same items at every size."""
-    items_read = [
-        {n: f["items_read"] for n, f in level["series"].items()} for level in cost["levels"]
-    ]
-    return all(
-        len({read[name] for read in items_read}) == 1 for name in items_read[0] if name != SCAN
-    )
+    levels = [level["series"] for level in cost["levels"]]
+    pages = [name for name in levels[0] if name != SCAN]
+    return all(len({series[name]["items_read"] for series in levels}) == 1 for name in pages)
 
 
 def _cell(page: dict[str, Any]) -> str:
