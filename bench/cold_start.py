@@ -1,10 +1,5 @@
-"""Cold start of each function, beside the baselines it is judged against.
-
-A cold start here is what Lambda pays on a new container, minus what we do not control: a
-fresh interpreter imports the handler from its extracted deployment zip with the function's
-own environment and serves a first API Gateway event against dynalite (bench/first_event.py).
-With `diagnose`, also each handler's heaviest imports and two baselines for context.
-"""
+"""Cold start of each function, beside the baselines it is judged against; `section` says how
+it is measured. With `diagnose`, also where the time goes."""
 
 from __future__ import annotations
 
