@@ -72,6 +72,7 @@ def test_every_parsed_value_reaches_the_settings() -> None:
         timeout_s=30,
         tracing="Active",
         region="eu-central-1",
+        alarms=True,
     )
 
 
