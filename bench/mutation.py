@@ -16,9 +16,11 @@ matched by module, function and the changed lines, so one that no longer matches
 survivor is reported as stale rather than silently discounting another mutant.
 
 Only tests that run the module in the pytest process can kill its mutants: mutmut
-switches mutants inside that process, and code run by `draht dev`'s workers (`python
--I`, a fresh environment) always runs unmutated. The targets therefore list in-process
-tests; the worker's own code paths are exercised in-process by tests/test_local_iam.py.
+switches mutants inside that process, and `draht dev`'s workers are other interpreters
+with environments of their own, which never see which mutant is on. The targets therefore list in-process
+tests (the worker-level tests are left out of the iam run, as their workers cannot even
+import a mutated module); the worker's own code paths are exercised in-process by
+tests/test_local_iam.py.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class Target:
     module: str
     tests: tuple[str, ...]
     target: float = DEFAULT_TARGET
+    select: tuple[str, ...] = ()
+    """Further pytest arguments choosing among those tests."""
 
     @property
     def name(self) -> str:
@@ -77,6 +81,8 @@ TARGETS = (
         "draht/local/iam.py",
         ("tests/test_local_iam.py", "tests/test_iam_actions.py"),
         SECURITY_CRITICAL,
+        # Workers import the mutated module on the Lambda runtime's Python, without mutmut.
+        select=("-k", "not worker"),
     ),
     Target(
         "draht/iam_actions.py",
@@ -150,7 +156,7 @@ def _project_copy(target: Target, workdir: Path) -> None:
     config = {
         "source_paths": ["draht", _HANDLERS_COPY],
         "only_mutate": [_copied(target.module)],
-        "pytest_add_cli_args_test_selection": list(target.tests),
+        "pytest_add_cli_args_test_selection": [*target.tests, *target.select],
         "pytest_add_cli_args": ["-p", "no:cacheprovider"],
     }
     (workdir / "pyproject.toml").write_text(
