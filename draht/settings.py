@@ -267,7 +267,7 @@ def _email(get: ConfigGetter, key: str) -> str | None:
     raw = get(key)
     if raw is None or raw == "":
         return None
-    if not _EMAIL.match(raw):
+    if not _EMAIL.fullmatch(raw):
         raise ConfigError(f"{NAMESPACE}:{key} must be one email address (got {raw!r})")
     return raw
 
@@ -295,7 +295,7 @@ def _domain(get: ConfigGetter, region: str | None) -> tuple[str | None, str | No
     domain = get("domainName") or None
     certificate = get("certificateArn") or None
     zone = get("hostedZoneId") or None
-    if domain is not None and not _HOSTNAME.match(domain):
+    if domain is not None and not _HOSTNAME.fullmatch(domain):
         raise ConfigError(
             f"{NAMESPACE}:domainName must be a lowercase host name such as api.example.com"
             f" (got {domain!r})"
@@ -306,7 +306,7 @@ def _domain(get: ConfigGetter, region: str | None) -> tuple[str | None, str | No
             " set both or neither"
         )
     if certificate is not None:
-        matched = _CERTIFICATE_ARN.match(certificate)
+        matched = _CERTIFICATE_ARN.fullmatch(certificate)
         if matched is None:
             raise ConfigError(
                 f"{NAMESPACE}:certificateArn must be an ACM certificate ARN"
@@ -320,7 +320,7 @@ def _domain(get: ConfigGetter, region: str | None) -> tuple[str | None, str | No
     if zone is not None:
         if domain is None:
             raise ConfigError(f"{NAMESPACE}:hostedZoneId needs {NAMESPACE}:domainName")
-        if not _HOSTED_ZONE_ID.match(zone):
+        if not _HOSTED_ZONE_ID.fullmatch(zone):
             raise ConfigError(
                 f"{NAMESPACE}:hostedZoneId must be a Route 53 zone id such as Z0123456789ABC"
                 f" (got {zone!r})"

@@ -190,3 +190,140 @@ def test_a_near_miss_region_is_refused(region: str) -> None:
     assert refusal(region=region) == (
         f"aws:region must be an AWS region such as eu-central-1 (got {region!r})"
     )
+
+
+# Alarms, CORS and the custom domain.
+
+CERTIFICATE = "arn:aws:acm:eu-central-1:123456789012:certificate/0a1b2c3d-4e5f"
+
+
+def test_alarms_are_on_by_default_on_production_only_and_follow_draht_alarms_elsewhere() -> None:
+    assert load("production").alarms is True
+    assert load("dev").alarms is False
+    assert load("dev", alarms="true").alarms is True
+    assert load("dev", alarms="false").alarms is False
+    assert load("production", alarms="true").alarms is True
+
+
+def test_alarm_values_reach_the_settings() -> None:
+    settings = load(
+        alarmEmail="oncall@example.com",
+        alarmPeriod="300",
+        alarmEvaluationPeriods="288",
+        alarmApi5xx="1000000",
+        alarmApiLatencyP99Ms="30000",
+        alarmFunctionErrors="2",
+        alarmFunctionThrottles="3",
+        alarmTableThrottles="4",
+        alarmTableSystemErrors="5",
+    )
+    assert (
+        settings.alarm_email,
+        settings.alarm_period_s,
+        settings.alarm_evaluation_periods,
+        settings.alarm_api_5xx,
+        settings.alarm_api_latency_p99_ms,
+        settings.alarm_function_errors,
+        settings.alarm_function_throttles,
+        settings.alarm_table_throttles,
+        settings.alarm_table_system_errors,
+    ) == ("oncall@example.com", 300, 288, 1000000, 30000, 2, 3, 4, 5)
+
+
+def test_a_day_of_periods_is_the_longest_alarm_window() -> None:
+    assert load(alarmPeriod="86400", alarmEvaluationPeriods="1").alarm_period_s == 86400
+    assert load(alarmPeriod="60", alarmEvaluationPeriods="1440").alarm_evaluation_periods == 1440
+
+
+def test_cors_origins_and_the_domain_reach_the_settings() -> None:
+    settings = load(
+        region="eu-central-1",
+        corsOrigins=" https://app.example.com , http://localhost:5173,",
+        domainName="api.example.com",
+        certificateArn=CERTIFICATE,
+        hostedZoneId="Z0123456789ABC",
+    )
+    assert settings.cors_origins == ("https://app.example.com", "http://localhost:5173")
+    assert (settings.domain_name, settings.certificate_arn, settings.hosted_zone_id) == (
+        "api.example.com",
+        CERTIFICATE,
+        "Z0123456789ABC",
+    )
+    wildcards = load(corsOrigins="*,https://*").cors_origins
+    assert wildcards == ("*", "https://*")
+
+
+@pytest.mark.parametrize(
+    ("stage", "config", "message"),
+    [
+        ("production", {"alarms": "false"},
+         "draht:alarms false is not allowed on the production stack: its alarms are always on"),
+        ("dev", {"alarms": "True"}, "draht:alarms must be true or false (got 'True')"),
+        ("dev", {"alarmEmail": "oncall"},
+         "draht:alarmEmail must be one email address (got 'oncall')"),
+        ("dev", {"alarmEmail": "a@example.com\n"},
+         "draht:alarmEmail must be one email address (got 'a@example.com\\n')"),
+        ("dev", {"alarmPeriod": "90"}, "draht:alarmPeriod must be a multiple of 60 (got 90)"),
+        ("dev", {"alarmPeriod": "59"}, "draht:alarmPeriod must be from 60 to 86400 (got 59)"),
+        ("dev", {"alarmPeriod": "86460"}, "draht:alarmPeriod must be from 60 to 86400 (got 86460)"),
+        ("dev", {"alarmPeriod": "3600", "alarmEvaluationPeriods": "25"},
+         "draht:alarmEvaluationPeriods must be from 1 to 24 (got 25)"),
+        ("dev", {"alarmEvaluationPeriods": "0"},
+         "draht:alarmEvaluationPeriods must be from 1 to 1440 (got 0)"),
+        ("dev", {"alarmApi5xx": "1000001"},
+         "draht:alarmApi5xx must be from 1 to 1000000 (got 1000001)"),
+        ("dev", {"alarmApiLatencyP99Ms": "30001"},
+         "draht:alarmApiLatencyP99Ms must be from 1 to 30000 (got 30001)"),
+        ("dev", {"alarmFunctionErrors": "0"},
+         "draht:alarmFunctionErrors must be from 1 to 1000000 (got 0)"),
+        ("dev", {"alarmFunctionThrottles": "0"},
+         "draht:alarmFunctionThrottles must be from 1 to 1000000 (got 0)"),
+        ("dev", {"alarmTableThrottles": "0"},
+         "draht:alarmTableThrottles must be from 1 to 1000000 (got 0)"),
+        ("dev", {"alarmTableSystemErrors": "0"},
+         "draht:alarmTableSystemErrors must be from 1 to 1000000 (got 0)"),
+        ("production", {"corsOrigins": "https://app.example.com,https://*"},
+         "draht:corsOrigins: the wildcard 'https://*' is not allowed on the production stack:"
+         " name each origin"),
+        ("dev", {"corsOrigins": "https://app.example.com/login"},
+         "draht:corsOrigins: 'https://app.example.com/login' is not an origin such as"
+         " https://app.example.com (scheme, host and optional port, no path)"),
+        ("dev", {"corsOrigins": "ftp://app.example.com"},
+         "draht:corsOrigins: 'ftp://app.example.com' is not an origin such as"
+         " https://app.example.com (scheme, host and optional port, no path)"),
+        ("dev", {"corsOrigins": "https://a.example.com, https://a.example.com"},
+         "draht:corsOrigins names an origin twice: https://a.example.com, https://a.example.com"),
+        ("dev", {"domainName": "api.example.com"},
+         "draht:domainName and draht:certificateArn go together: set both or neither"),
+        ("dev", {"certificateArn": CERTIFICATE},
+         "draht:domainName and draht:certificateArn go together: set both or neither"),
+        ("dev", {"domainName": "API.example.com", "certificateArn": CERTIFICATE},
+         "draht:domainName must be a lowercase host name such as api.example.com"
+         " (got 'API.example.com')"),
+        ("dev", {"domainName": "api.example.com\n", "certificateArn": CERTIFICATE},
+         "draht:domainName must be a lowercase host name such as api.example.com"
+         " (got 'api.example.com\\n')"),
+        ("dev", {"domainName": "api.example.com", "certificateArn": CERTIFICATE + "\n"},
+         "draht:certificateArn must be an ACM certificate ARN"
+         " (arn:aws:acm:<region>:<account>:certificate/<id>), got "
+         "'arn:aws:acm:eu-central-1:123456789012:certificate/0a1b2c3d-4e5f\\n'"),
+        ("dev", {"hostedZoneId": "Z0123456789ABC"}, "draht:hostedZoneId needs draht:domainName"),
+        ("dev", {"domainName": "api.example.com", "certificateArn": CERTIFICATE,
+                 "hostedZoneId": "Z0123456789ABC\n"},
+         "draht:hostedZoneId must be a Route 53 zone id such as Z0123456789ABC"
+         " (got 'Z0123456789ABC\\n')"),
+    ],
+)  # fmt: skip
+def test_a_bad_alarm_cors_or_domain_value_is_refused_with_its_whole_line(
+    stage: str, config: dict[str, str], message: str
+) -> None:
+    assert refusal(stage, **config) == message
+
+
+def test_the_certificate_must_be_in_the_stacks_region() -> None:
+    config = {"domainName": "api.example.com", "certificateArn": CERTIFICATE}
+    assert load(region="eu-central-1", **config).certificate_arn == CERTIFICATE
+    assert refusal(region="us-east-1", **config) == (
+        "draht:certificateArn must be a regional certificate in us-east-1,"
+        " the stack's region (got one in eu-central-1)"
+    )
