@@ -17,10 +17,10 @@ survivor is reported as stale rather than silently discounting another mutant.
 
 Only tests that run the module in the pytest process can kill its mutants: mutmut
 switches mutants inside that process, and `draht dev`'s workers are other interpreters
-with environments of their own, which never see which mutant is on. The targets therefore list in-process
-tests (the worker-level tests are left out of the iam run, as their workers cannot even
-import a mutated module); the worker's own code paths are exercised in-process by
-tests/test_local_iam.py.
+with environments of their own, which never see which mutant is on. The targets
+therefore list in-process tests (the worker-level tests are left out of the iam run, as
+their workers cannot even import a mutated module); the worker's own code paths are
+exercised in-process by tests/test_local_iam.py.
 """
 
 from __future__ import annotations
@@ -316,7 +316,7 @@ def render(judged: list[dict[str, Any]], ran: list[str], seconds: float) -> str:
         for s in r["survivors"]:
             verdict = f"equivalent: {s['equivalent']}" if s["equivalent"] else "**gap**"
             out += [
-                f"- `{s['name']}` ({s['status']}): {verdict}",
+                f"- `{s['name']}` ({s['status']}; `{s['function']}`, line {s['line']}): {verdict}",
                 "",
                 "  ```diff",
                 *(f"  {line}" for line in s["diff"].splitlines()),
