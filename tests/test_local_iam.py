@@ -41,7 +41,14 @@ from local_apps.declarations import app as test_app
 from local_apps.declarations import clients, cross_reader
 
 from draht.app import app
-from draht.local.iam import Enforcer, Policy, caller_arn, denial_message, dynamodb_access
+from draht.local.iam import (
+    Enforcer,
+    Policy,
+    caller_arn,
+    denial_message,
+    dynamodb_access,
+    partiql_access,
+)
 from draht.local.runtime import RESPONSE_LIMIT_BYTES, Deployment, Worker
 from draht.local.store import (
     LOCAL_CREDENTIALS,
@@ -221,6 +228,13 @@ def test_a_call_is_checked_as_the_actions_and_resources_aws_checks(
     operation: str, params: dict[str, Any], pairs: Pairs
 ) -> None:
     assert dynamodb_access(operation, params, PREFIX) == pairs
+
+
+@pytest.mark.parametrize("statement", ["", "   ", "(SELECT * FROM a)", "42", "EXPLAIN a"])
+def test_a_statement_of_no_kind_is_left_to_the_store(statement: str) -> None:
+    # DynamoDB refuses it with a ValidationException before IAM would matter.
+    assert partiql_access(statement) is None
+    assert dynamodb_access("ExecuteStatement", {"Statement": statement}, PREFIX) == []
 
 
 def test_a_stream_is_checked_on_its_arn() -> None:
@@ -412,6 +426,9 @@ def test_invalid_parameters_fail_validation_before_the_denial(fresh_sessions: No
         ("transact_get_items", {}),
         ("transact_write_items", {}),
         ("transact_get_items", {"TransactItems": [{"Get": {"Key": KEY}}]}),
+        ("execute_statement", {}),
+        ("batch_execute_statement", {"Statements": [{}]}),
+        ("execute_transaction", {"TransactStatements": [{}]}),
         ("transact_write_items", {"TransactItems": [{"Delete": {"Key": KEY}}]}),
     ],
 )
