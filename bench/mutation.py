@@ -170,6 +170,9 @@ def _project_copy(target: Target, workdir: Path) -> None:
     # The tests find the handlers beside draht/ and dynalite in the project's node_modules.
     (mutants / "handlers").symlink_to(_HANDLERS_COPY, target_is_directory=True)
     (mutants / "node_modules").symlink_to(PROJECT_ROOT / "node_modules")
+    # The stack config tests read the Pulumi project and stack files and run __main__.py.
+    for name in [p.name for p in PROJECT_ROOT.glob("Pulumi*.yaml")] + ["__main__.py"]:
+        shutil.copy2(PROJECT_ROOT / name, mutants / name)
 
 
 def _copied(module: str) -> str:
