@@ -291,3 +291,25 @@ def test_a_function_limit_lambda_refuses_is_refused(limits: dict[str, Any], mess
     with pytest.raises(DeclarationError) as raised:
         Function("Tiny", handler="health.handler", **limits)
     assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        (
+            "dynamodb:Querry",
+            "'dynamodb:Querry' is not a DynamoDB action IAM knows (did you mean dynamodb:Query?)",
+        ),
+        # Too far from any name for difflib, but the same name in other case.
+        (
+            "dynamodb:BATCHGETITEM",
+            "'dynamodb:BATCHGETITEM' is not a DynamoDB action IAM knows"
+            " (did you mean dynamodb:BatchGetItem?)",
+        ),
+        ("dynamodb:Teleport", "'dynamodb:Teleport' is not a DynamoDB action IAM knows"),
+    ],
+)
+def test_an_unknown_action_is_refused_with_the_closest_known_one(action: str, message: str) -> None:
+    with pytest.raises(DeclarationError) as raised:
+        Link(sessions, ("dynamodb:Query", action))
+    assert str(raised.value) == f"link to Sessions: {message}"
