@@ -456,6 +456,26 @@ def test_auth_jwt_guards_protected_routes_with_one_jwt_authorizer() -> None:
     assert "authorizerId" not in route(s, "GET /health").inputs
 
 
+def _with_scopes(key: str, scopes: tuple[str, ...]) -> App:
+    routes = tuple(
+        Route(r.key, r.function, r.auth, scopes=scopes) if r.key == key else r for r in app.routes
+    )
+    return App(app.name, app.tables, routes)
+
+
+def test_a_routes_scopes_become_its_jwt_authorization_scopes() -> None:
+    scoped = _with_scopes("GET /sessions", ("sessions.read", "admin"))
+    config = {"auth": "jwt", "jwtIssuer": "https://id.example.com", "jwtAudience": "web"}
+    s = synthesize(lambda: main(scoped), "dev", config)
+    assert route(s, "GET /sessions").inputs["authorizationScopes"] == ["sessions.read", "admin"]
+    assert "authorizationScopes" not in route(s, "GET /clients").inputs
+
+
+def test_scopes_are_not_sent_with_iam_auth() -> None:
+    s = synthesize(lambda: main(_with_scopes("GET /sessions", ("sessions.read",))), "dev", {})
+    assert "authorizationScopes" not in route(s, "GET /sessions").inputs
+
+
 def test_default_stage_deploys_automatically(stack: Synthesis) -> None:
     inputs = stage_of(stack).inputs
     assert (inputs["name"], inputs["autoDeploy"]) == ("$default", True)
