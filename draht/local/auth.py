@@ -18,7 +18,13 @@ from typing import Any
 
 from draht.local import jwt, sigv4
 from draht.local.events import HttpRequest, HttpResponse, gateway_answer
-from draht.local.keys import LocalCredentials, LocalIssuer, local_credentials, local_issuer
+from draht.local.keys import (
+    PROFILE,
+    LocalCredentials,
+    LocalIssuer,
+    local_credentials,
+    local_issuer,
+)
 from draht.model import Route
 from draht.settings import Settings
 
@@ -125,3 +131,35 @@ def dev_token_claims(
     if scopes:
         claims["scope"] = " ".join(scopes)
     return claims
+
+
+def route_label(route: Route, settings: Settings, authorizer: Authorizer | None) -> str:
+    """How the banner marks a route's auth."""
+    if route.auth == "public":
+        return "public"
+    if settings.auth == "none":
+        return "no auth, as deployed"
+    if authorizer is None:
+        return f"{settings.auth} auth on AWS, none here"
+    scopes = f", scopes {' '.join(route.scopes)}" if route.scopes and settings.auth == "jwt" else ""
+    return f"{settings.auth} auth{scopes}"
+
+
+def summary(protected: int, settings: Settings, authorizer: Authorizer | None) -> str:
+    """The banner's `auth` line: what the protected routes need here, and where its keys are."""
+    if settings.auth == "none":
+        return f"{protected} protected route(s) served without auth, as draht:auth none deploys"
+    if authorizer is None:
+        return (
+            f"--no-auth: {protected} protected route(s) served without auth here"
+            f" (on AWS: {settings.auth})"
+        )
+    if isinstance(authorizer, IamAuthorizer):
+        return (
+            f"{protected} protected route(s) need SigV4 signed with the local credentials"
+            f" (profile {PROFILE} in {authorizer.credentials.path}); `draht call` signs"
+        )
+    return (
+        f"{protected} protected route(s) need a bearer token for {authorizer.token_issuer}"
+        f" signed by the local issuer ({authorizer.issuer.path}); `draht token` makes one"
+    )

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
+from draht.local.auth import route_label, summary
 from draht.local.events import (
     INTERNAL_ERROR,
     TOO_LARGE,
@@ -176,7 +177,7 @@ def banner(url: str, deployment: Deployment, store: Store) -> str:
             f"{link.table.name} ({', '.join(a.split(':', 1)[1] for a in link.actions)})"
             for link in route.function.links
         )
-        auth = "public" if route.auth == "public" else f"{settings.auth} auth on AWS, none here"
+        auth = route_label(route, settings, deployment.authorizer)
         lines.append(
             f"  {route.key:<{width_key}}  -> {route.function.name:<{width_fn}}"
             f"  -> {links or 'no tables'}  [{auth}]"
@@ -185,8 +186,8 @@ def banner(url: str, deployment: Deployment, store: Store) -> str:
     lines += [
         "",
         f"store   {store.description}",
-        f"auth    {len(protected)} protected route(s) served without auth here"
-        f" (on AWS: {settings.auth}); IAM policies are enforced on every AWS call",
+        f"auth    {summary(len(protected), settings, deployment.authorizer)}",
+        "iam     each function's policy is enforced on every AWS call it makes",
         f"limits  {settings.memory_mb} MB, {settings.timeout_s} s timeout per function",
         f"reload  changes under {deployment.handlers_dir} apply on the next request",
         "",
