@@ -2,6 +2,9 @@
 
 The server's console goes to a file rather than a pipe: under load it prints a line
 per request, and a pipe nobody drains would stall it.
+
+The server checks auth as deployed, so its callers sign: `caller_for(url)` is the
+`Caller` of a server started here, which `traffic.Connection` uses by default.
 """
 
 from __future__ import annotations
@@ -16,11 +19,44 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import requests
+
+from draht.app import app
+from draht.cli import local_settings
+from draht.local.caller import Caller
 from draht.local.store import PROJECT_ROOT
 
 DRAHT = Path(sys.executable).with_name("draht")
 _URL = re.compile(r"^draht dev\s+(http://127\.0\.0\.1:\d+)\s", re.MULTILINE)
+_CALLERS: dict[str, Caller] = {}
+
+
+def caller_for(url: str) -> Caller | None:
+    """How to call the server at `url` started by this process; None for any other server."""
+    return _CALLERS.get(url.rstrip("/"))
+
+
+class SignedByCaller(requests.auth.AuthBase):
+    """`requests` auth (schemathesis sends through `requests`) that signs with a `Caller`."""
+
+    def __init__(self, caller: Caller) -> None:
+        self._caller = caller
+
+    def __call__(self, prepared: requests.PreparedRequest) -> requests.PreparedRequest:
+        body = prepared.body or b""
+        parts = urlsplit(prepared.url or "")
+        target, headers = self._caller.prepare(
+            prepared.method or "GET",
+            prepared.url or "",
+            list(prepared.headers.items()),
+            body.encode() if isinstance(body, str) else body,
+        )
+        prepared.url = f"{parts.scheme}://{parts.netloc}{target}"
+        prepared.headers.clear()
+        prepared.headers.update(headers)
+        return prepared
 
 
 class LiveServer:
@@ -34,6 +70,7 @@ class LiveServer:
             prefix="draht-dev-", suffix=".log", delete=False
         )
         self._process: subprocess.Popen[bytes] | None = None
+        self.caller: Caller | None = None
 
     @property
     def store_endpoint(self) -> str:
@@ -61,6 +98,8 @@ class LiveServer:
             found = _URL.search(self.console())
             if found is not None:
                 self.url = found.group(1)
+                self.caller = Caller(local_settings(), self.data_dir, app)
+                _CALLERS[self.url] = self.caller
                 self._wait_until_serving(deadline)
                 return self
             if self._process.poll() is not None:
@@ -80,6 +119,10 @@ class LiveServer:
                     raise
             time.sleep(0.05)
 
+    def requests_auth(self) -> SignedByCaller:
+        assert self.caller is not None, "the server is not started"
+        return SignedByCaller(self.caller)
+
     def seed_sample_data(self) -> str:
         """`draht seed` into this server's store, as the README tells a newcomer to."""
         command = [str(DRAHT), "seed", "--data-dir", str(self.data_dir)]
@@ -93,6 +136,7 @@ class LiveServer:
     def stop(self) -> None:
         """SIGTERM, as Ctrl-C would; the whole process group is killed if it lingers."""
         process, self._process = self._process, None
+        _CALLERS.pop(self.url, None)
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:

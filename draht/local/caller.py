@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote_plus, urlsplit
 
 from draht.local.auth import dev_token_claims
-from draht.local.keys import local_credentials, local_issuer
+from draht.local.keys import LocalCredentials, local_credentials, local_issuer
 from draht.local.sigv4 import SERVICE
 from draht.local.store import LOCAL_REGION
 from draht.model import App
@@ -53,6 +53,7 @@ class Caller:
         self._region = region
         # A development token carries every scope a route asks for, so it opens every route.
         self._scopes = sorted({scope for route in app.routes for scope in route.scopes})
+        self._credentials: LocalCredentials | None = None
         self._token = ""
         self._token_expiry = 0.0
 
@@ -79,8 +80,13 @@ class Caller:
         from botocore.awsrequest import AWSRequest
         from botocore.credentials import Credentials
 
-        credentials = local_credentials(self._data_dir)
-        request = AWSRequest(method=method, url=url, data=body, headers=dict(headers))
+        if self._credentials is None:
+            self._credentials = local_credentials(self._data_dir)
+        credentials = self._credentials
+        request = AWSRequest(method=method, url=url, data=body)
+        for name, value in headers:
+            # Appends: a repeated header is signed with all its values, as it is sent.
+            request.headers[name] = value
         signer = SigV4Auth(
             Credentials(credentials.access_key, credentials.secret_key), SERVICE, self._region
         )

@@ -12,8 +12,11 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+from draht.cli import DEFAULT_APP, SETTINGS_FILE, load_app, local_settings
+from draht.local.caller import Caller
 
 REPO = Path(__file__).resolve().parents[2]
 DRAHT = str(Path(sys.executable).with_name("draht"))
@@ -70,6 +73,8 @@ class DevProcess:
     """A running `draht dev`; `stop()` checks that it leaves no process behind."""
 
     def __init__(self, args: Sequence[str], env: dict[str, str] | None = None) -> None:
+        self.args = list(args)
+        self._caller: Caller | None = None
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
         self.process = subprocess.Popen(
@@ -121,6 +126,26 @@ class DevProcess:
             if line is not None:
                 self.lines.append(line)
 
+    def _option(self, name: str, default: str) -> str:
+        return self.args[self.args.index(name) + 1] if name in self.args else default
+
+    @property
+    def caller(self) -> Caller:
+        """Signs as this server's stack config and data folder want; nothing with `--no-auth`."""
+        if self._caller is None:
+            settings = local_settings(Path(self._option("--stack-config", SETTINGS_FILE)))
+            if "--no-auth" in self.args:
+                settings = replace(settings, auth="none")
+            data_dir = Path(self._option("--data-dir", str(REPO / ".draht")))
+            self._caller = Caller(settings, data_dir, load_app(self._option("--app", DEFAULT_APP)))
+        return self._caller
+
+    def signed(
+        self, method: str, path: str, headers: Sequence[tuple[str, str]] = (), body: bytes = b""
+    ) -> tuple[str, list[tuple[str, str]]]:
+        """The target and headers that carry this server's auth for a request."""
+        return self.caller.prepare(method, f"http://127.0.0.1:{self.port}{path}", headers, body)
+
     def request(
         self,
         path: str,
@@ -128,11 +153,17 @@ class DevProcess:
         headers: Sequence[tuple[str, str]] = (),
         body: bytes | None = None,
         timeout: float = 20,
+        sign: bool = True,
     ) -> Reply:
-        """One request on a new connection, as a browser or curl would send it."""
+        """One request on a new connection, as a browser or curl would send it, signed by default.
+
+        `sign=False` sends `headers` as they are, with the `host` http.client adds.
+        """
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        if sign:
+            path, headers = self.signed(method, path, headers, body or b"")
         try:
-            connection.putrequest(method, path, skip_accept_encoding=True)
+            connection.putrequest(method, path, skip_host=sign, skip_accept_encoding=True)
             for name, value in headers:
                 connection.putheader(name, value)
             if body is not None:
