@@ -85,8 +85,9 @@ def _token(header: str | None) -> str | None:
     if header is None:
         return None
     value = header.strip()
-    if value[:7].lower() == "bearer ":
-        value = value[7:].strip()
+    scheme, _, rest = value.partition(" ")
+    if scheme.lower() == "bearer":
+        value = rest.strip()
     return value or None
 
 
