@@ -375,6 +375,7 @@ def test_a_valid_token_is_granted_with_or_without_bearer(issuer: LocalIssuer) ->
         ({"aud": None}, "the token does not have a valid audience"),
         # client_id counts only when there is no aud at all.
         ({"aud": "mobile", "client_id": "web"}, "the token does not have a valid audience"),
+        ({"aud": [], "client_id": "web"}, "the token does not have a valid audience"),
         ({"exp": "tomorrow"}, "the token's exp, nbf and iat must be numbers"),
         ({"nbf": True}, "the token's exp, nbf and iat must be numbers"),
     ],

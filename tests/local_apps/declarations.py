@@ -35,5 +35,7 @@ app = App(
         Route("GET /sleeps", sleeps),
         Route("GET /version", version),
         Route("GET /cross", cross_reader),
+        # With jwt auth, a token needs this scope; iam auth has no scopes.
+        Route("GET /scoped", echo, scopes=("echo.read",)),
     ),
 )
