@@ -23,10 +23,10 @@ from urllib.parse import urlsplit
 
 import requests
 
+from draht import PROJECT_ROOT
 from draht.app import app
-from draht.cli import local_settings
 from draht.local.caller import Caller
-from draht.local.store import PROJECT_ROOT
+from draht.settings import local_settings
 
 DRAHT = Path(sys.executable).with_name("draht")
 _URL = re.compile(r"^draht dev\s+(http://127\.0\.0\.1:\d+)\s", re.MULTILINE)

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from draht.cli import DEFAULT_APP, SETTINGS_FILE, load_app, local_settings
+from draht.cli import DEFAULT_APP, load_app
 from draht.local.caller import Caller
+from draht.settings import LOCAL_SETTINGS_FILE, local_settings
 
 REPO = Path(__file__).resolve().parents[2]
 DRAHT = str(Path(sys.executable).with_name("draht"))
@@ -133,7 +134,7 @@ class DevProcess:
     def caller(self) -> Caller:
         """Signs as this server's stack config and data folder want; nothing with `--no-auth`."""
         if self._caller is None:
-            settings = local_settings(Path(self._option("--stack-config", SETTINGS_FILE)))
+            settings = local_settings(Path(self._option("--stack-config", LOCAL_SETTINGS_FILE)))
             if "--no-auth" in self.args:
                 settings = replace(settings, auth="none")
             data_dir = Path(self._option("--data-dir", str(REPO / ".draht")))
