@@ -3,7 +3,13 @@
 End to end is what a client sees: a new TCP connection per request, the request
 written, the whole response read. The in-process figure calls the same handler
 with the same event in this process; the difference is what the local runtime
-adds (HTTP, routing, event, the pipe to the worker, IAM hook, response rules).
+adds (HTTP, routing, the gateway's auth, event, the pipe to the worker, IAM hook,
+response rules).
+
+Auth is on, as deployed: the protected routes are called signed with SigV4 (each
+request signed before its clock starts, as a client's SDK would have done), and
+GET /sessions is measured again unsigned on a `--no-auth` server; the SigV4 check
+itself is also timed alone, in-process.
 
     python bench/local_latency.py [--requests 2000]     # prints JSON
 
@@ -24,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,19 +39,27 @@ from typing import Any
 from bench.stats import summary_ms
 from draht import PROJECT_ROOT
 from draht.app import app
+from draht.local import sigv4
+from draht.local.caller import Caller
 from draht.local.events import HttpRequest, build_event
+from draht.local.keys import local_credentials
 from draht.local.runtime import Deployment
 from draht.local.seed import sample_data
-from draht.local.store import dynamodb_client, ensure_tables
+from draht.local.store import LOCAL_REGION, dynamodb_client, ensure_tables
 from draht.settings import local_settings
 
 DRAHT = Path(sys.executable).with_name("draht")
 _URL = re.compile(rb"http://127\.0\.0\.1:(\d+)")
 
 
-def request_once(port: int, target: str) -> tuple[float, int]:
-    """One GET on a new connection; (seconds, status)."""
-    payload = f"GET {target} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\n\r\n"
+def request_once(
+    port: int, target: str, headers: Sequence[tuple[str, str]] = ()
+) -> tuple[float, int]:
+    """One GET on a new connection, with `headers` (a signature) if given; (seconds, status)."""
+    lines = [f"GET {target} HTTP/1.1", *(f"{name}: {value}" for name, value in headers)]
+    if not any(name.lower() == "host" for name, _ in headers):
+        lines.append(f"host: 127.0.0.1:{port}")
+    payload = "\r\n".join([*lines, "connection: close", "", ""])
     started = time.perf_counter()
     with socket.create_connection(("127.0.0.1", port)) as connection:
         connection.sendall(payload.encode())
@@ -57,7 +71,7 @@ def request_once(port: int, target: str) -> tuple[float, int]:
 
 
 @contextmanager
-def running_server(data_dir: Path) -> Iterator[tuple[int, str]]:
+def running_server(data_dir: Path, *options: str) -> Iterator[tuple[int, str]]:
     """`draht dev` on a free port with the sample data; (port, store endpoint)."""
     seeded = subprocess.run(
         [DRAHT, "seed", "--data-dir", str(data_dir)], capture_output=True, check=False
@@ -65,7 +79,7 @@ def running_server(data_dir: Path) -> Iterator[tuple[int, str]]:
     if seeded.returncode != 0:
         raise RuntimeError(seeded.stderr.decode())
     server = subprocess.Popen(
-        [DRAHT, "dev", "--port", "0", "--data-dir", str(data_dir)],
+        [DRAHT, "dev", "--port", "0", "--data-dir", str(data_dir), *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
@@ -115,7 +129,46 @@ def in_process(store_endpoint: str, targets: dict[str, str], requests: int) -> d
     return medians
 
 
+def _timed(
+    port: int, target: str, requests: int, warmup: int, caller: Caller | None = None
+) -> list[float]:
+    """Seconds per request; each request is signed afresh, before its clock starts."""
+    samples = []
+    for index in range(warmup + requests):
+        sent, headers = target, []
+        if caller is not None:
+            sent, headers = caller.prepare("GET", f"http://127.0.0.1:{port}{target}")
+        elapsed, status = request_once(port, sent, headers)
+        if status != 200:
+            raise RuntimeError(f"GET {target} answered {status}")
+        if index >= warmup:
+            samples.append(elapsed)
+    return samples
+
+
+def sigv4_verification(requests: int) -> dict[str, Any]:
+    """The SigV4 check alone: a botocore-signed GET /sessions verified in-process."""
+    with tempfile.TemporaryDirectory() as folder:
+        caller = Caller(local_settings(), Path(folder), app)
+        target, headers = caller.prepare(
+            "GET", "http://127.0.0.1:3000/sessions?clientId=c&limit=25"
+        )
+        credentials = local_credentials(Path(folder))
+    request = sigv4.Request("GET", target, headers, b"")
+    secrets = {credentials.access_key: credentials.secret_key}
+    samples = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        verdict = sigv4.verify(request, secrets, LOCAL_REGION, datetime.now(UTC))
+        samples.append(time.perf_counter() - started)
+        if not isinstance(verdict, sigv4.Signed):
+            raise RuntimeError(f"the benchmark's own request did not verify: {verdict}")
+    return {"requests": requests, "median_ms": round(statistics.median(samples) * 1000, 4)}
+
+
 def measure(requests: int = 2000, warmup: int = 50) -> dict[str, Any]:
+    """Each route with auth on as deployed (protected ones signed), and GET /sessions with
+    `--no-auth` beside it, unsigned."""
     client_id = sample_data(datetime.now(UTC)).clients[0]["clientId"]
     targets = {
         "GET /health": "/health",
@@ -123,22 +176,26 @@ def measure(requests: int = 2000, warmup: int = 50) -> dict[str, Any]:
         "GET /sessions": f"/sessions?clientId={client_id}",
     }
     figures: dict[str, Any] = {"requests_per_route": requests, "routes": {}}
-    with tempfile.TemporaryDirectory() as folder, running_server(Path(folder)) as (port, store):
-        for route, target in targets.items():
-            for _ in range(warmup):
-                request_once(port, target)
-            samples = []
-            for _ in range(requests):
-                elapsed, status = request_once(port, target)
-                if status != 200:
-                    raise RuntimeError(f"{route} answered {status}")
-                samples.append(elapsed)
-            figures["routes"][route] = summary_ms(samples)
-        direct = in_process(store, targets, requests)
+    protected = {route.key for route in app.routes if route.auth == "protected"}
+    with tempfile.TemporaryDirectory() as folder:
+        data_dir = Path(folder)
+        caller = Caller(local_settings(), data_dir, app)
+        with running_server(data_dir) as (port, store):
+            for route, target in targets.items():
+                signer = caller if route in protected else None
+                samples = _timed(port, target, requests, warmup, signer)
+                figures["routes"][route] = {"signed": signer is not None, **summary_ms(samples)}
+            direct = in_process(store, targets, requests)
+        with running_server(data_dir, "--no-auth") as (port, _):
+            samples = _timed(port, targets["GET /sessions"], requests, warmup)
+            figures["unsigned_sessions"] = summary_ms(samples)
     for route, median_s in direct.items():
         entry = figures["routes"][route]
         entry["in_process_median_ms"] = round(median_s * 1000, 3)
         entry["overhead_ms"] = round(entry["median_ms"] - median_s * 1000, 3)
+    unsigned = figures["unsigned_sessions"]
+    unsigned["overhead_ms"] = round(unsigned["median_ms"] - direct["GET /sessions"] * 1000, 3)
+    figures["sigv4_verification"] = sigv4_verification(requests * 5)
     return figures
 
 

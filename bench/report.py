@@ -11,6 +11,7 @@ FROZEN_BOTO3_BASELINE = "import boto3 + DynamoDB client + gc.freeze()"
 
 HEALTH_MEDIAN_TARGET_MS = 1.0
 OVERHEAD_TARGET_MS = 0.5
+SIGV4_TARGET_MS = 0.2
 
 
 def _ms(value: float) -> str:
@@ -116,6 +117,18 @@ def _targets(results: dict[str, Any]) -> tuple[list[list[str]], list[str]]:
             f"`draht dev` overhead over an in-process call ≤ {OVERHEAD_TARGET_MS:g} ms",
             ", ".join(f"{route} {_ms(value)}" for route, value in overheads.items()),
             _verdict(not over),
+        ]
+    )
+    local = results["local_latency"]
+    verification = local["sigv4_verification"]["median_ms"]
+    signed, unsigned = latency["GET /sessions"], local["unsigned_sessions"]
+    rows.append(
+        [
+            f"SigV4 verification adds ≤ {SIGV4_TARGET_MS:g} ms median",
+            f"{_ms(verification)} alone, in-process; signed GET /sessions"
+            f" {_ms(signed['overhead_ms'])} over in-process, unsigned (`--no-auth`)"
+            f" {_ms(unsigned['overhead_ms'])}",
+            _verdict(verification <= SIGV4_TARGET_MS),
         ]
     )
     if not health_met:
@@ -275,12 +288,14 @@ def _api(latency: dict[str, Any], api: dict[str, Any]) -> list[str]:
         f"**New connection per request** (bench/local_latency.py,"
         f" {latency['requests_per_route']:,} sequential requests per route), and the same"
         " handler called in-process with the same event; the difference is what the local"
-        " runtime adds (HTTP, routing, the event, the pipe to the worker, the IAM hook).",
+        " runtime adds (HTTP, routing, the gateway's auth, the event, the pipe to the worker,"
+        " the IAM hook). Auth is on as deployed: the protected routes are signed with SigV4;"
+        " GET /sessions is also measured unsigned on a `--no-auth` server.",
         "",
     ]
     rows = [
         [
-            route,
+            f"{route} (signed)" if f.get("signed") else route,
             _ms(f["median_ms"]),
             _ms(f["p99_ms"]),
             _ms(f["in_process_median_ms"]),
@@ -288,8 +303,23 @@ def _api(latency: dict[str, Any], api: dict[str, Any]) -> list[str]:
         ]
         for route, f in latency["routes"].items()
     ]
+    unsigned = latency["unsigned_sessions"]
+    rows.append(
+        [
+            "GET /sessions (unsigned, `--no-auth`)",
+            _ms(unsigned["median_ms"]),
+            _ms(unsigned["p99_ms"]),
+            _ms(latency["routes"]["GET /sessions"]["in_process_median_ms"]),
+            _ms(unsigned["overhead_ms"]),
+        ]
+    )
     lines += _table(["Route", "Median", "p99", "In-process median", "Overhead"], rows)
+    verification = latency["sigv4_verification"]
     lines += [
+        f"The SigV4 check alone (`draht/local/sigv4.py:verify` on a botocore-signed"
+        f" GET /sessions, {verification['requests']:,} times in-process):"
+        f" median {_ms(verification['median_ms'])}.",
+        "",
         f"**Kept-alive connections**, {api['requests_per_mode']:,} requests per mode: one"
         " client, then 8 concurrent clients. Baseline: a minimal asyncio HTTP server answering"
         " a fixed JSON body, driven by the same client.",
