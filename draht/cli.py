@@ -123,13 +123,9 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("seed", parents=[common, store], help="load the sample data set")
 
-    invoke = commands.add_parser(
-        "invoke",
-        parents=[common, store, code, stack],
-        help="run one request and print the response",
-    )
-    invoke.add_argument("request", metavar='"METHOD /path?query"')
-    invoke.add_argument(
+    one_request = _Parser(add_help=False)
+    one_request.add_argument("request", metavar='"METHOD /path?query"')
+    one_request.add_argument(
         "-H",
         "--header",
         action="append",
@@ -137,23 +133,19 @@ def _parser() -> argparse.ArgumentParser:
         metavar="'NAME: VALUE'",
         help="a request header (repeatable)",
     )
-    invoke.add_argument("--body", default="", help="the request body")
+    one_request.add_argument("--body", default="", help="the request body")
+
+    commands.add_parser(
+        "invoke",
+        parents=[common, store, code, stack, one_request],
+        help="run one request and print the response",
+    )
 
     call = commands.add_parser(
         "call",
-        parents=[common, store, stack],
+        parents=[common, store, stack, one_request],
         help="send one request to the running draht dev, signed for the stage's auth",
     )
-    call.add_argument("request", metavar='"METHOD /path?query"')
-    call.add_argument(
-        "-H",
-        "--header",
-        action="append",
-        default=[],
-        metavar="'NAME: VALUE'",
-        help="a request header (repeatable)",
-    )
-    call.add_argument("--body", default="", help="the request body")
     call.add_argument(
         "--url", help="the server's base URL (default: the draht dev of the data folder)"
     )

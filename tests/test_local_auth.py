@@ -16,9 +16,6 @@ tampered and stale ones, and bearer tokens of the local issuer. Sources:
 from __future__ import annotations
 
 import json
-import os
-import select
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -28,7 +25,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from local_apps.dev_process import DRAHT, REPO, TEST_APP, TEST_HANDLERS, DevProcess, run_draht
+from local_apps.dev_process import TEST_APP, DevProcess, run_draht, serve_test_app
 
 from draht.local.jwt import sign
 from draht.local.keys import local_credentials, local_issuer
@@ -52,10 +49,7 @@ def _json(body: bytes) -> Any:
 
 @pytest.fixture(scope="module")
 def iam_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
-    data_dir = tmp_path_factory.mktemp("iam")
-    server = DevProcess(
-        ["--app", TEST_APP, "--handlers", str(TEST_HANDLERS), "--data-dir", str(data_dir)]
-    )
+    server = serve_test_app(tmp_path_factory.mktemp("iam"))
     yield server
     server.stop()
 
@@ -71,19 +65,7 @@ def jwt_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def jwt_server(tmp_path_factory: pytest.TempPathFactory, jwt_config: Path) -> Iterator[DevProcess]:
-    data_dir = tmp_path_factory.mktemp("jwt")
-    server = DevProcess(
-        [
-            "--app",
-            TEST_APP,
-            "--handlers",
-            str(TEST_HANDLERS),
-            "--stack-config",
-            str(jwt_config),
-            "--data-dir",
-            str(data_dir),
-        ]
-    )
+    server = serve_test_app(tmp_path_factory.mktemp("jwt"), "--stack-config", str(jwt_config))
     yield server
     server.stop()
 
@@ -255,17 +237,7 @@ def test_the_banner_names_the_jwt_routes_and_the_local_issuer(jwt_server: DevPro
 
 
 def test_no_auth_serves_protected_routes_open_and_says_so(tmp_path: Path) -> None:
-    server = DevProcess(
-        [
-            "--app",
-            TEST_APP,
-            "--handlers",
-            str(TEST_HANDLERS),
-            "--data-dir",
-            str(tmp_path),
-            "--no-auth",
-        ]
-    )
+    server = serve_test_app(tmp_path, "--no-auth")
     try:
         server.wait_for(r"GET /items/\{itemId\}\s+-> Echo\s+-> .*\[iam auth on AWS, none here\]$")
         server.wait_for(
@@ -279,31 +251,25 @@ def test_no_auth_serves_protected_routes_open_and_says_so(tmp_path: Path) -> Non
         server.stop()
 
 
-def _first_stderr_line(args: list[str]) -> str:
-    process = subprocess.Popen(
-        [DRAHT, "dev", "--port", "0", *args],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        assert process.stderr is not None
-        ready, _, _ = select.select([process.stderr], [], [], 30)
-        return process.stderr.readline() if ready else ""
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 def test_no_auth_on_a_non_loopback_host_warns(tmp_path: Path) -> None:
-    line = _first_stderr_line(["--host", "0.0.0.0", "--no-auth", "--data-dir", str(tmp_path)])
-    assert line.startswith("draht dev: warning: --no-auth on --host 0.0.0.0: anyone")
+    server = serve_test_app(tmp_path, "--host", "0.0.0.0", "--no-auth")
+    try:
+        # Printed before the banner, so among the lines read while the server started.
+        assert server.output.startswith(
+            "draht dev: warning: --no-auth on --host 0.0.0.0: anyone who can reach this address"
+        )
+        assert server.request("/items/1", sign=False).status == 200
+    finally:
+        server.stop()
+
+
+def test_auth_on_a_non_loopback_host_needs_no_warning(tmp_path: Path) -> None:
+    server = serve_test_app(tmp_path, "--host", "0.0.0.0")
+    try:
+        server.wait_for(r"^reload\s")
+        assert "warning" not in server.output
+    finally:
+        server.stop()
 
 
 # draht call ---------------------------------------------------------------------------------

@@ -25,7 +25,14 @@ from typing import Any
 import pytest
 from local_apps.declarations import app as test_app
 from local_apps.declarations import clients, sessions
-from local_apps.dev_process import TEST_APP, TEST_HANDLERS, DevProcess, alive, run_draht
+from local_apps.dev_process import (
+    TEST_APP,
+    TEST_HANDLERS,
+    DevProcess,
+    alive,
+    run_draht,
+    serve_test_app,
+)
 
 from draht.local.seed import sample_data
 from draht.local.store import Dynalite, dynamodb_client, local_table_name
@@ -45,18 +52,7 @@ def test_server(
     tmp_path_factory: pytest.TempPathFactory, stack_config: Path
 ) -> Iterator[DevProcess]:
     """One server of the test app for the tests that only send it requests."""
-    server = DevProcess(
-        [
-            "--app",
-            TEST_APP,
-            "--handlers",
-            str(TEST_HANDLERS),
-            "--stack-config",
-            str(stack_config),
-            "--data-dir",
-            str(tmp_path_factory.mktemp("data")),
-        ]
-    )
+    server = serve_test_app(tmp_path_factory.mktemp("data"), "--stack-config", str(stack_config))
     yield server
     server.stop()
 

@@ -23,7 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 DRAHT = str(Path(sys.executable).with_name("draht"))
 TEST_APP = "tests.local_apps.declarations:app"
 TEST_HANDLERS = REPO / "tests" / "local_apps" / "handlers"
-_URL = re.compile(r"http://127\.0\.0\.1:(\d+)")
+# Served on 127.0.0.1, or on every address (0.0.0.0), which includes it.
+_URL = re.compile(r"http://(?:127\.0\.0\.1|0\.0\.0\.0):(\d+)")
 
 
 @dataclass
@@ -199,3 +200,18 @@ class DevProcess:
         # A clean stop exits 0; SIGKILL leaves no say in the matter.
         expected = -signal.SIGKILL if how == signal.SIGKILL else 0
         assert code == expected, f"draht dev exited with {code}:\n{self.output}"
+
+
+def serve_test_app(data_dir: Path, *options: str) -> DevProcess:
+    """`draht dev` of the test app and its handlers on `data_dir`, with more `options`."""
+    return DevProcess(
+        [
+            "--app",
+            TEST_APP,
+            "--handlers",
+            str(TEST_HANDLERS),
+            *options,
+            "--data-dir",
+            str(data_dir),
+        ]
+    )
