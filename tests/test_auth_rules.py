@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import stat
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +29,19 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from draht.local import jwt, sigv4
+from draht.local.auth import (
+    IamAuthorizer,
+    JwtAuthorizer,
+    dev_token_claims,
+    local_authorizer,
+    route_label,
+    summary,
+)
+from draht.local.caller import Caller, strict_query
+from draht.local.events import HttpRequest, HttpResponse
 from draht.local.keys import LocalIssuer, local_credentials, local_issuer
+from draht.model import App, Function, Route
+from draht.settings import Settings
 
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -73,6 +86,9 @@ def with_headers(request: sigv4.Request, **changes: str) -> sigv4.Request:
 def authorization(request: sigv4.Request) -> str:
     return next(v for n, v in request.headers if n.lower() == "authorization")
 
+
+_SCOPED_ROUTE = Route("GET /scoped", Function("Echo", "echo.handler"), scopes=("echo.read",))
+_SCOPED_APP = App("drahttest", (), (_SCOPED_ROUTE,))
 
 MISMATCH = (
     "The request signature we calculated does not match the signature you provided."
@@ -542,3 +558,147 @@ def test_a_damaged_key_file_says_how_to_recover(tmp_path: Path) -> None:
     (tmp_path / "jwt-signing-key.pem").write_text("not a key")
     with pytest.raises(KeyFileError, match="delete it and a new one is made"):
         local_issuer(tmp_path)
+
+
+# The gateway's answers and the caller's side --------------------------------------------------
+
+
+def _settings(**values: str) -> Settings:
+    return Settings.load("dev", lambda key: values.get(key))
+
+
+JWT_SETTINGS = {"auth": "jwt", "jwtIssuer": ISSUER, "jwtAudience": "web, cli"}
+
+
+def test_the_iam_authorizer_answers_as_http_api(tmp_path: Path) -> None:
+    authorizer = local_authorizer(_settings(), tmp_path, REGION, "123456789012")
+    assert isinstance(authorizer, IamAuthorizer)
+    caller = Caller(_settings(), tmp_path, _SCOPED_APP)
+    target, headers = caller.prepare("GET", f"http://{HOST}/items/1?b=2&a=1")
+    granted = authorizer.authorize(HttpRequest("GET", target, headers), _SCOPED_ROUTE)
+    credentials = local_credentials(tmp_path)
+    assert granted == {
+        "iam": {
+            "accessKey": credentials.access_key,
+            "accountId": "123456789012",
+            "callerId": credentials.user_id,
+            "cognitoIdentity": None,
+            "principalOrgId": None,
+            "userArn": "arn:aws:iam::123456789012:user/draht-local",
+            "userId": credentials.user_id,
+        }
+    }
+    unsigned = authorizer.authorize(HttpRequest("GET", "/items/1", [("host", HOST)]), _SCOPED_ROUTE)
+    assert unsigned == HttpResponse(
+        403, [("content-type", "application/json")], b'{"message":"Forbidden"}'
+    )
+    tampered = authorizer.authorize(HttpRequest("GET", "/items/2", headers), _SCOPED_ROUTE)
+    assert isinstance(tampered, HttpResponse)
+    assert tampered.status == 403
+    assert ("x-amzn-errortype", "InvalidSignatureException") in tampered.headers
+
+
+def test_the_jwt_authorizer_answers_as_http_api(tmp_path: Path) -> None:
+    settings = _settings(**JWT_SETTINGS)
+    authorizer = local_authorizer(settings, tmp_path, REGION, "000000000000")
+    assert isinstance(authorizer, JwtAuthorizer)
+    caller = Caller(settings, tmp_path, _SCOPED_APP)
+    _, headers = caller.prepare("GET", f"http://{HOST}/scoped")
+    granted = authorizer.authorize(HttpRequest("GET", "/scoped", headers), _SCOPED_ROUTE)
+    assert isinstance(granted, dict)
+    assert granted["jwt"]["scopes"] == ["echo.read"]
+    assert granted["jwt"]["claims"]["aud"] == "web"
+    missing = authorizer.authorize(HttpRequest("GET", "/scoped", [("host", HOST)]), _SCOPED_ROUTE)
+    assert missing == HttpResponse(
+        401, [("content-type", "application/json")], b'{"message":"Unauthorized"}'
+    )
+    issuer = local_issuer(tmp_path)
+    unscoped = jwt.sign({"iss": ISSUER, "aud": "cli"}, issuer.private_key, issuer.kid)
+    refused = authorizer.authorize(
+        HttpRequest("GET", "/scoped", [("authorization", unscoped)]), _SCOPED_ROUTE
+    )
+    assert isinstance(refused, HttpResponse)
+    assert (refused.status, refused.body) == (403, b'{"message":"Forbidden"}')
+    assert dict(refused.headers)["www-authenticate"].startswith(
+        'Bearer scope="echo.read" error="insufficient_scope"'
+    )
+
+
+def test_a_stage_deployed_without_auth_has_no_authorizer(tmp_path: Path) -> None:
+    assert local_authorizer(_settings(auth="none"), tmp_path, REGION, "0") is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_development_token_claims() -> None:
+    claims = dev_token_claims(_settings(**JWT_SETTINGS), ["a", "b"], "alice", 60, NOW)
+    assert claims == {
+        "iss": ISSUER,
+        "aud": "web",
+        "sub": "alice",
+        "iat": NOW,
+        "nbf": NOW,
+        "exp": NOW + 60,
+        "scope": "a b",
+    }
+    assert "scope" not in dev_token_claims(_settings(**JWT_SETTINGS), [], "alice", 60, NOW)
+    with pytest.raises(ValueError, match="draht:jwtIssuer and draht:jwtAudience"):
+        dev_token_claims(_settings(), [], "alice", 60, NOW)
+
+
+def test_the_banner_describes_each_mode(tmp_path: Path) -> None:
+    iam = _settings()
+    jwt_settings = _settings(**JWT_SETTINGS)
+    public = Route("GET /open", _SCOPED_ROUTE.function, auth="public")
+    iam_authorizer = local_authorizer(iam, tmp_path, REGION, "0")
+    jwt_authorizer = local_authorizer(jwt_settings, tmp_path, REGION, "0")
+    assert route_label(public, iam, iam_authorizer) == "public"
+    assert route_label(_SCOPED_ROUTE, iam, iam_authorizer) == "iam auth"
+    assert route_label(_SCOPED_ROUTE, jwt_settings, jwt_authorizer) == "jwt auth, scopes echo.read"
+    assert route_label(_SCOPED_ROUTE, iam, None) == "iam auth on AWS, none here"
+    assert route_label(_SCOPED_ROUTE, _settings(auth="none"), None) == "no auth, as deployed"
+    assert summary(2, iam, None) == (
+        "--no-auth: 2 protected route(s) served without auth here (on AWS: iam)"
+    )
+    assert summary(2, _settings(auth="none"), None).endswith("as draht:auth none deploys")
+    assert summary(2, iam, iam_authorizer) == (
+        "2 protected route(s) need SigV4 signed with the local credentials"
+        f" (profile draht-local in {tmp_path / 'credentials'}); `draht call` signs"
+    )
+    assert summary(1, jwt_settings, jwt_authorizer) == (
+        f"1 protected route(s) need a bearer token for {ISSUER} signed by the local issuer"
+        f" ({tmp_path / 'jwt-signing-key.pem'}); `draht token` makes one"
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "sent"),
+    [
+        ("/sessions", "/sessions"),
+        ("/sessions?", "/sessions"),
+        ("/s?clientId=a b+c&x=%7e&flag&&y=a:b", "/s?clientId=a%20b%20c&x=~&flag&y=a%3Ab"),
+        ("/s?q=%2B", "/s?q=%2B"),
+    ],
+)
+def test_the_caller_sends_the_query_as_it_signs_it(target: str, sent: str) -> None:
+    # `+` is a space to HTTP API's query parsing: it is sent as %20, a literal + as %2B.
+    assert strict_query(target) == sent
+    assert sigv4.canonical_query(sent.partition("?")[2]) == "&".join(
+        sorted(p if "=" in p else f"{p}=" for p in sent.partition("?")[2].split("&") if p)
+    )
+
+
+def test_the_caller_adds_nothing_without_auth(tmp_path: Path) -> None:
+    caller = Caller(_settings(auth="none"), tmp_path, _SCOPED_APP)
+    assert caller.prepare("GET", "http://h:1/x?a=b c", [("host", "x"), ("a", "1")]) == (
+        "/x?a=b%20c",
+        [("host", "h:1"), ("a", "1")],
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_callers_token_is_reused_until_it_nears_expiry(tmp_path: Path) -> None:
+    caller = Caller(_settings(**JWT_SETTINGS), tmp_path, _SCOPED_APP)
+    first = caller.token()
+    assert caller.token() == first
+    with mock.patch("draht.local.caller.time.time", return_value=time.time() + 3600 - 59):
+        assert caller.token() != first
