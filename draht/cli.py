@@ -8,8 +8,8 @@
     draht openapi    print the API's OpenAPI document
 
 Errors are one line on stderr: exit status 2 for bad usage or configuration, 1
-when something needed could not be started or reached, or when `draht call`
-got a 4xx or 5xx answer.
+when something needed could not be started or reached. `draht invoke` and
+`draht call` exit 4 when the answer is a 4xx and 5 when it is a 5xx.
 """
 
 from __future__ import annotations
@@ -377,7 +377,12 @@ def _invoke(args: argparse.Namespace) -> int:
     print(dumps_response(outcome))
     temperature = "-" if outcome.function is None else "cold" if outcome.cold else "warm"
     print(f"{outcome.function or 'no route'} {temperature}", file=sys.stderr)
-    return 0
+    return exit_status(outcome.response.status)
+
+
+def exit_status(http_status: int) -> int:
+    """0 for an answer below 400; 4 for a 4xx and 5 for a 5xx, so a script can tell them apart."""
+    return http_status // 100 if http_status >= 400 else 0
 
 
 def dumps_response(outcome: Outcome) -> str:
@@ -416,7 +421,7 @@ def _call(args: argparse.Namespace) -> int:
     )
     response = _send(base_url, request.method, target, headers, request.body)
     print(dumps_response(Outcome(response, "")))
-    return 0 if response.status < 400 else 1
+    return exit_status(response.status)
 
 
 def _running_url(data_dir: Path) -> str:

@@ -289,10 +289,10 @@ def test_draht_call_signs_and_exits_by_the_answer(iam_server: DevProcess) -> Non
         ":user/draht-local"
     )
     unsigned = _call(iam_server, "GET /items/7", "--unsigned")
-    assert (unsigned.returncode, unsigned.stdout.splitlines()[0]) == (1, "HTTP 403")
-    assert _call(iam_server, "GET /nowhere").returncode == 1
+    assert (unsigned.returncode, unsigned.stdout.splitlines()[0]) == (4, "HTTP 403")
+    assert _call(iam_server, "GET /nowhere").returncode == 4
     failed = _call(iam_server, "GET /fails")
-    assert (failed.returncode, failed.stdout.splitlines()[0]) == (1, "HTTP 500")
+    assert (failed.returncode, failed.stdout.splitlines()[0]) == (5, "HTTP 500")
 
 
 def test_draht_call_attaches_a_token_for_jwt(jwt_server: DevProcess, jwt_config: Path) -> None:
