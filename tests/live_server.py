@@ -3,8 +3,8 @@
 The server's console goes to a file rather than a pipe: under load it prints a line
 per request, and a pipe nobody drains would stall it.
 
-The server checks auth as deployed, so its callers sign: `caller_for(url)` is the
-`Caller` of a server started here, which `traffic.Connection` uses by default.
+The server checks auth as deployed, so its `Caller` is registered (tests/signing.py)
+for `traffic.Connection` to sign with by default.
 """
 
 from __future__ import annotations
@@ -19,44 +19,14 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import requests
+from signing import SignedByCaller, caller_from_args, forget, register
 
 from draht import PROJECT_ROOT
-from draht.app import app
 from draht.local.caller import Caller
-from draht.settings import local_settings
 
 DRAHT = Path(sys.executable).with_name("draht")
 _URL = re.compile(r"^draht dev\s+(http://127\.0\.0\.1:\d+)\s", re.MULTILINE)
-_CALLERS: dict[str, Caller] = {}
-
-
-def caller_for(url: str) -> Caller | None:
-    """How to call the server at `url` started by this process; None for any other server."""
-    return _CALLERS.get(url.rstrip("/"))
-
-
-class SignedByCaller(requests.auth.AuthBase):
-    """`requests` auth (schemathesis sends through `requests`) that signs with a `Caller`."""
-
-    def __init__(self, caller: Caller) -> None:
-        self._caller = caller
-
-    def __call__(self, prepared: requests.PreparedRequest) -> requests.PreparedRequest:
-        body = prepared.body or b""
-        parts = urlsplit(prepared.url or "")
-        target, headers = self._caller.prepare(
-            prepared.method or "GET",
-            prepared.url or "",
-            list(prepared.headers.items()),
-            body.encode() if isinstance(body, str) else body,
-        )
-        prepared.url = f"{parts.scheme}://{parts.netloc}{target}"
-        prepared.headers.clear()
-        prepared.headers.update(headers)
-        return prepared
 
 
 class LiveServer:
@@ -98,8 +68,8 @@ class LiveServer:
             found = _URL.search(self.console())
             if found is not None:
                 self.url = found.group(1)
-                self.caller = Caller(local_settings(), self.data_dir, app)
-                _CALLERS[self.url] = self.caller
+                self.caller = caller_from_args(command[2:])
+                register(self.url, self.caller)
                 self._wait_until_serving(deadline)
                 return self
             if self._process.poll() is not None:
@@ -136,7 +106,7 @@ class LiveServer:
     def stop(self) -> None:
         """SIGTERM, as Ctrl-C would; the whole process group is killed if it lingers."""
         process, self._process = self._process, None
-        _CALLERS.pop(self.url, None)
+        forget(self.url)
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:

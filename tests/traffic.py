@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from live_server import caller_for
+from signing import caller_for
 
 from draht.app import app, clients, sessions
 from draht.layout import client_item, session_item, wire

@@ -12,12 +12,12 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from draht.cli import DEFAULT_APP, load_app
+from signing import caller_from_args, register
+
 from draht.local.caller import Caller
-from draht.settings import LOCAL_SETTINGS_FILE, local_settings
 
 REPO = Path(__file__).resolve().parents[2]
 DRAHT = str(Path(sys.executable).with_name("draht"))
@@ -128,18 +128,12 @@ class DevProcess:
             if line is not None:
                 self.lines.append(line)
 
-    def _option(self, name: str, default: str) -> str:
-        return self.args[self.args.index(name) + 1] if name in self.args else default
-
     @property
     def caller(self) -> Caller:
         """Signs as this server's stack config and data folder want; nothing with `--no-auth`."""
         if self._caller is None:
-            settings = local_settings(Path(self._option("--stack-config", LOCAL_SETTINGS_FILE)))
-            if "--no-auth" in self.args:
-                settings = replace(settings, auth="none")
-            data_dir = Path(self._option("--data-dir", str(REPO / ".draht")))
-            self._caller = Caller(settings, data_dir, load_app(self._option("--app", DEFAULT_APP)))
+            self._caller = caller_from_args(self.args)
+            register(f"http://127.0.0.1:{self.port}", self._caller)
         return self._caller
 
     def signed(
