@@ -15,9 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from signing import caller_from_args, register
-
-from draht.local.caller import Caller
+from signing import caller_from_args, forget, register
 
 REPO = Path(__file__).resolve().parents[2]
 DRAHT = str(Path(sys.executable).with_name("draht"))
@@ -76,7 +74,6 @@ class DevProcess:
 
     def __init__(self, args: Sequence[str], env: dict[str, str] | None = None) -> None:
         self.args = list(args)
-        self._caller: Caller | None = None
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
         self.process = subprocess.Popen(
@@ -90,6 +87,9 @@ class DevProcess:
         )
         threading.Thread(target=self._read, daemon=True).start()
         self.port = int(self.wait_for(_URL.pattern, timeout=30).group(1))
+        # It started, so its stack config and app load: sign for it from now on.
+        self.caller = caller_from_args(self.args)
+        register(self.url, self.caller)
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -129,18 +129,14 @@ class DevProcess:
                 self.lines.append(line)
 
     @property
-    def caller(self) -> Caller:
-        """Signs as this server's stack config and data folder want; nothing with `--no-auth`."""
-        if self._caller is None:
-            self._caller = caller_from_args(self.args)
-            register(f"http://127.0.0.1:{self.port}", self._caller)
-        return self._caller
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def signed(
         self, method: str, path: str, headers: Sequence[tuple[str, str]] = (), body: bytes = b""
     ) -> tuple[str, list[tuple[str, str]]]:
         """The target and headers that carry this server's auth for a request."""
-        return self.caller.prepare(method, f"http://127.0.0.1:{self.port}{path}", headers, body)
+        return self.caller.prepare(method, f"{self.url}{path}", headers, body)
 
     def request(
         self,
@@ -177,6 +173,7 @@ class DevProcess:
 
     def stop(self, how: signal.Signals = signal.SIGTERM) -> None:
         """Stop it as a terminal or a process manager would, and check nothing is left."""
+        forget(self.url)
         below = self.children()
         if self.process.poll() is None:
             self.process.send_signal(how)
