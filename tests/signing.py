@@ -55,13 +55,17 @@ class SignedByCaller(requests.auth.AuthBase):
         self._caller = caller
 
     def __call__(self, prepared: requests.PreparedRequest) -> requests.PreparedRequest:
-        body = prepared.body or b""
+        body = prepared.body
+        payload = (
+            body.encode() if isinstance(body, str) else body if isinstance(body, bytes) else b""
+        )
         parts = urlsplit(prepared.url or "")
+        sent = [
+            (name, value.decode() if isinstance(value, bytes) else value)
+            for name, value in prepared.headers.items()
+        ]
         target, headers = self._caller.prepare(
-            prepared.method or "GET",
-            prepared.url or "",
-            list(prepared.headers.items()),
-            body.encode() if isinstance(body, str) else body,
+            prepared.method or "GET", prepared.url or "", sent, payload
         )
         prepared.url = f"{parts.scheme}://{parts.netloc}{target}"
         prepared.headers.clear()

@@ -25,7 +25,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from local_apps.dev_process import TEST_APP, DevProcess, run_draht, serve_test_app
+from dev_process import TEST_APP, DevProcess, run_draht, serve_test_app
 
 from draht.local.jwt import sign
 from draht.local.keys import local_credentials, local_issuer

@@ -115,8 +115,8 @@ class Connection:
                 if self._caller is None:
                     self._connection.request("GET", target)
                 else:
-                    sent, headers = self._caller.prepare("GET", self._base_url + target)
-                    self._connection.request("GET", sent, headers=dict(headers))
+                    sent, signed = self._caller.prepare("GET", self._base_url + target)
+                    self._connection.request("GET", sent, headers=dict(signed))
                 response = self._connection.getresponse()
                 payload = response.read()
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
