@@ -23,10 +23,12 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import hypothesis
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from hypothesis import strategies as st
 
 from draht.local import jwt, sigv4
 from draht.local.auth import (
@@ -702,3 +704,56 @@ def test_the_callers_token_is_reused_until_it_nears_expiry(tmp_path: Path) -> No
     assert caller.token() == first
     with mock.patch("draht.local.caller.time.time", return_value=time.time() + 3600 - 59):
         assert caller.token() != first
+
+
+# Whatever arrives, an answer and never an exception ------------------------------------------
+
+
+@hypothesis.given(
+    authorization=st.text(max_size=300),
+    amz_date=st.one_of(st.none(), st.text(max_size=20), st.just("20260301T120000Z")),
+    date=st.one_of(st.none(), st.text(max_size=40)),
+)
+@hypothesis.settings(max_examples=300, deadline=None, derandomize=True)
+def test_any_authorization_header_gets_an_answer(
+    authorization: str, amz_date: str | None, date: str | None
+) -> None:
+    headers = [("host", HOST), ("authorization", authorization)]
+    headers += [("x-amz-date", amz_date)] if amz_date is not None else []
+    headers += [("date", date)] if date is not None else []
+    verdict = verify(sigv4.Request("GET", "/sessions", headers, b""))
+    assert isinstance(verdict, sigv4.Rejection)
+
+
+@hypothesis.given(token=st.text(max_size=300))
+@hypothesis.settings(max_examples=300, deadline=None, derandomize=True)
+def test_any_bearer_value_gets_an_answer(issuer: LocalIssuer, token: str) -> None:
+    assert isinstance(validate(issuer, f"Bearer {token}"), jwt.Denial)
+
+
+_CLAIM_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=20),
+    st.lists(st.text(max_size=10), max_size=3),
+    st.sampled_from([ISSUER, "web", "cli", NOW, NOW + 60]),
+)
+
+
+@hypothesis.given(
+    claims=st.dictionaries(
+        st.sampled_from(["iss", "aud", "client_id", "exp", "nbf", "iat", "scope", "scp", "x"]),
+        _CLAIM_VALUES,
+    )
+)
+@hypothesis.settings(max_examples=300, deadline=None, derandomize=True)
+def test_any_signed_claims_get_an_answer(issuer: LocalIssuer, claims: dict[str, Any]) -> None:
+    signed = jwt.sign(claims, issuer.private_key, issuer.kid)
+    verdict = validate(issuer, signed, ("echo.read",))
+    assert isinstance(verdict, jwt.Grant | jwt.Denial)
+    if isinstance(verdict, jwt.Grant):
+        assert claims["iss"] == ISSUER
+        assert "echo.read" in verdict.scopes
+        jwt.authorizer_context(verdict, ("echo.read",))
