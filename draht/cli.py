@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from draht import PROJECT_ROOT
 from draht.local.events import HttpRequest, HttpResponse
 from draht.local.keys import KeyFileError
-from draht.local.runtime import Deployment, Outcome, Runtime
+from draht.local.runtime import DEFAULT_IDLE_RETIRE_S, Deployment, Outcome, Runtime
 from draht.local.store import (
     LOCAL_CREDENTIALS,
     LOCAL_REGION,
@@ -121,6 +121,14 @@ def _parser() -> argparse.ArgumentParser:
         "--no-auth",
         action="store_true",
         help="serve the protected routes without their iam or jwt auth",
+    )
+    dev.add_argument(
+        "--worker-idle",
+        type=float,
+        default=DEFAULT_IDLE_RETIRE_S,
+        metavar="SECONDS",
+        help="a function's extra workers retire after this long idle; one stays warm"
+        f" (default {DEFAULT_IDLE_RETIRE_S:g})",
     )
 
     commands.add_parser("seed", parents=[common, store], help="load the sample data set")
@@ -281,6 +289,8 @@ def _dev(args: argparse.Namespace) -> int:
     settings = _settings(args.stack_config)
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port} must be from 0 to 65535")
+    if args.worker_idle <= 0:
+        raise UsageError(f"--worker-idle {args.worker_idle:g} must be above 0 seconds")
     if args.reset and args.dynamodb_endpoint:
         raise UsageError(
             "--reset empties the local store only; it cannot be used with --dynamodb-endpoint"
@@ -299,12 +309,17 @@ def _dev(args: argparse.Namespace) -> int:
     with open_store(args.data_dir, args.dynamodb_endpoint, reset=args.reset) as store:
         access = _Access.for_store(args.dynamodb_endpoint is not None)
         deployment = _deployment(app, handlers_dir, settings, store, access, keys_dir)
-        asyncio.run(_serve(deployment, store, args.host, args.port, console))
+        asyncio.run(_serve(deployment, store, args.host, args.port, console, args.worker_idle))
     return 0
 
 
 async def _serve(
-    deployment: Deployment, store: Store, host: str, port: int, console: Console
+    deployment: Deployment,
+    store: Store,
+    host: str,
+    port: int,
+    console: Console,
+    idle_retire_s: float,
 ) -> None:
     from draht.local.server import DevServer, banner
 
@@ -315,6 +330,7 @@ async def _serve(
     runtime = Runtime(
         deployment,
         on_reload=lambda: console.line("handlers changed: workers restart on their next request"),
+        idle_retire_s=idle_retire_s,
     )
     server = DevServer(runtime, console)
     try:
@@ -323,6 +339,11 @@ async def _serve(
         raise UsageError(
             f"cannot listen on {host}:{port} ({error.strerror}): stop what holds it or pass --port"
         ) from None
+    supervisor = (
+        None
+        if store.dynalite is None
+        else loop.create_task(store.dynalite.keep_running(console.line))
+    )
     try:
         url = f"http://{host}:{bound}"
         if store.folder is not None:
@@ -331,6 +352,8 @@ async def _serve(
         await stop.wait()
         console.line("stopping: workers and store")
     finally:
+        if supervisor is not None:
+            supervisor.cancel()
         await server.stop()
 
 

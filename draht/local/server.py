@@ -78,6 +78,7 @@ def banner(url: str, deployment: Deployment, store: Store) -> str:
     lines += [
         "",
         f"store   {store.description}",
+        f"python  {deployment.python.describe()}",
         f"auth    {summary(len(protected), settings, deployment.authorizer)}",
         "iam     each function's policy is enforced on every AWS call it makes",
         f"limits  {settings.memory_mb} MB, {settings.timeout_s} s timeout per function",
