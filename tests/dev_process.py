@@ -274,16 +274,16 @@ class DevProcess:
         self.stop()
 
 
-def serve_test_app(data_dir: Path, *options: str) -> DevProcess:
-    """`draht dev` of the test app and its handlers on `data_dir`, with more `options`."""
+def serve_test_app(stack_config: Path | None, data_dir: Path, *options: str) -> DevProcess:
+    """`draht dev` of the test app and its handlers, with that stack config (None: the default
+    one) and data folder, and more `options`."""
+    config = () if stack_config is None else ("--stack-config", str(stack_config))
     return DevProcess(
         [
-            "--app",
-            TEST_APP,
-            "--handlers",
-            str(TEST_HANDLERS),
+            *("--app", TEST_APP),
+            *("--handlers", str(TEST_HANDLERS)),
+            *config,
+            *("--data-dir", str(data_dir)),
             *options,
-            "--data-dir",
-            str(data_dir),
         ]
     )

@@ -49,7 +49,7 @@ def _json(body: bytes) -> Any:
 
 @pytest.fixture(scope="module")
 def iam_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
-    server = serve_test_app(tmp_path_factory.mktemp("iam"))
+    server = serve_test_app(None, tmp_path_factory.mktemp("iam"))
     yield server
     server.stop()
 
@@ -65,7 +65,7 @@ def jwt_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def jwt_server(tmp_path_factory: pytest.TempPathFactory, jwt_config: Path) -> Iterator[DevProcess]:
-    server = serve_test_app(tmp_path_factory.mktemp("jwt"), "--stack-config", str(jwt_config))
+    server = serve_test_app(jwt_config, tmp_path_factory.mktemp("jwt"))
     yield server
     server.stop()
 
@@ -237,7 +237,7 @@ def test_the_banner_names_the_jwt_routes_and_the_local_issuer(jwt_server: DevPro
 
 
 def test_no_auth_serves_protected_routes_open_and_says_so(tmp_path: Path) -> None:
-    server = serve_test_app(tmp_path, "--no-auth")
+    server = serve_test_app(None, tmp_path, "--no-auth")
     try:
         server.wait_for(r"GET /items/\{itemId\}\s+-> Echo\s+-> .*\[iam auth on AWS, none here\]$")
         server.wait_for(
@@ -252,7 +252,7 @@ def test_no_auth_serves_protected_routes_open_and_says_so(tmp_path: Path) -> Non
 
 
 def test_no_auth_on_a_non_loopback_host_warns(tmp_path: Path) -> None:
-    server = serve_test_app(tmp_path, "--host", "0.0.0.0", "--no-auth")
+    server = serve_test_app(None, tmp_path, "--host", "0.0.0.0", "--no-auth")
     try:
         # Printed before the banner, so among the lines read while the server started.
         assert server.output.startswith(
@@ -264,7 +264,7 @@ def test_no_auth_on_a_non_loopback_host_warns(tmp_path: Path) -> None:
 
 
 def test_auth_on_a_non_loopback_host_needs_no_warning(tmp_path: Path) -> None:
-    server = serve_test_app(tmp_path, "--host", "0.0.0.0")
+    server = serve_test_app(None, tmp_path, "--host", "0.0.0.0")
     try:
         server.wait_for(r"^reload\s")
         assert "warning" not in server.output

@@ -81,7 +81,13 @@ def banner(url: str, deployment: Deployment, store: Store) -> str:
         f"python  {deployment.python.describe()}",
         f"auth    {summary(len(protected), settings, deployment.authorizer)}",
         "iam     each function's policy is enforced on every AWS call it makes",
-        f"limits  {settings.memory_mb} MB, {settings.timeout_s} s timeout per function",
+        f"limits  {settings.memory_mb} MB, {settings.timeout_s} s timeout per function"
+        + "".join(
+            f"; {f.name} {settings.memory_mb_of(f)} MB, {settings.timeout_s_of(f)} s"
+            for f in app.functions
+            if f.memory_mb is not None or f.timeout_s is not None
+        ),
+        f"cors    {', '.join(settings.cors_origins) or 'off (no draht:corsOrigins)'}",
         f"reload  changes under {deployment.handlers_dir} apply on the next request",
         "",
     ]
