@@ -89,6 +89,9 @@ TARGETS = (
         ("tests/test_iam_actions.py", "tests/test_model.py"),
         SECURITY_CRITICAL,
     ),
+    Target("draht/local/sigv4.py", ("tests/test_auth_rules.py",), SECURITY_CRITICAL),
+    Target("draht/local/jwt.py", ("tests/test_auth_rules.py",), SECURITY_CRITICAL),
+    Target("draht/local/auth.py", ("tests/test_auth_rules.py",), SECURITY_CRITICAL),
     Target(
         "draht/settings.py",
         ("tests/test_settings.py", "tests/test_stack_config.py"),
