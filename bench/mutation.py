@@ -3,6 +3,7 @@
     python -m bench.mutation                 # every target in TARGETS, one after another
     python -m bench.mutation cursor iam      # only these (by file stem); the others' last
                                              # results are kept in the report
+    python -m bench.mutation --report        # only rewrite the report from stored results
 
 Each target is one module and the test files a developer runs while changing it. It
 gets its own mutmut run in `.mutmut/<stem>/` (git-ignored), a copy of the project whose
@@ -289,7 +290,7 @@ def judge(result: dict[str, Any], equivalents: list[Equivalent]) -> dict[str, An
     }
 
 
-def render(judged: list[dict[str, Any]], ran: list[str], seconds: float) -> str:
+def render(judged: list[dict[str, Any]], missing: list[str]) -> str:
     out = [
         "# Mutation testing",
         "",
@@ -299,10 +300,9 @@ def render(judged: list[dict[str, Any]], ran: list[str], seconds: float) -> str:
         " equivalents). Equivalent mutants, each with its reason, are listed once in"
         " [bench/equivalent_mutants.toml](bench/equivalent_mutants.toml).",
         "",
-        f"The last `make mutate` ran {len(ran)} of {len(TARGETS)} modules and took"
-        f" {seconds:,.0f} s on {MAX_CHILDREN} workers"
-        f" ({os.cpu_count()} cores, load average at the end"
-        f" {', '.join(f'{v:.2f}' for v in os.getloadavg())}).",
+        f"The runs below took {sum(r['seconds'] for r in judged):,.0f} s together, each on"
+        f" {MAX_CHILDREN} workers ({os.cpu_count()} cores shared with other work); each"
+        " module's own time and when it ran are in the table.",
         "",
         "| Module | Tests | Mutants | Detected | Equivalent | Gaps | Score | Target | Time |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -315,6 +315,7 @@ def render(judged: list[dict[str, Any]], ran: list[str], seconds: float) -> str:
             f" | {r['gaps']} | {r['score']:.1f} % | ≥ {r['target']:.0f} %: {verdict}"
             f" | {r['seconds']:,.0f} s ({r['measured']}) |"
         )
+    out += [f"| `{module}` | not run yet |  |  |  |  |  |  |  |" for module in missing]
     for r in judged:
         out += ["", f"## `{r['module']}`", ""]
         if not r["survivors"]:
@@ -335,26 +336,32 @@ def render(judged: list[dict[str, Any]], ran: list[str], seconds: float) -> str:
 
 
 def main(argv: list[str]) -> None:
+    """Run the named targets (all without names), then rewrite MUTATION.md from every stored
+    result; `--report` only rewrites it, after an edit of the equivalents file."""
     started = time.perf_counter()
     WORK_ROOT.mkdir(exist_ok=True)
+    report_only = argv == ["--report"]
+    argv = [] if report_only else argv
     known = {t.name: t for t in TARGETS}
     unknown = [name for name in argv if name not in known]
     if unknown:
         raise SystemExit(f"mutate: no target named {', '.join(unknown)} (have {', '.join(known)})")
     equivalents = load_equivalents()
-    chosen = [known[name] for name in argv] or list(TARGETS)
+    chosen = [] if report_only else [known[name] for name in argv] or list(TARGETS)
     for target in chosen:
         print(f"mutate: {target.module} ...", file=sys.stderr, flush=True)
         result = run_target(target)
         (WORK_ROOT / f"{target.name}.json").write_text(json.dumps(result, indent=1))
         print(f"mutate: {target.module} took {result['seconds']:,.0f} s", file=sys.stderr)
-    judged = []
+    judged, missing = [], []
     for target in TARGETS:
         stored = WORK_ROOT / f"{target.name}.json"
         if stored.exists():
             judged.append(judge(json.loads(stored.read_text()), equivalents))
+        else:
+            missing.append(target.module)
     seconds = time.perf_counter() - started
-    REPORT.write_text(render(judged, [t.module for t in chosen], seconds))
+    REPORT.write_text(render(judged, missing))
     for r in judged:
         print(f"mutate: {r['module']} {r['score']:.1f} % ({r['gaps']} gaps)", file=sys.stderr)
     print(f"mutate: took {seconds:,.0f} s; wrote {REPORT.name}", file=sys.stderr)
