@@ -757,3 +757,36 @@ def test_any_signed_claims_get_an_answer(issuer: LocalIssuer, claims: dict[str, 
         assert claims["iss"] == ISSUER
         assert "echo.read" in verdict.scopes
         jwt.authorizer_context(verdict, ("echo.read",))
+
+
+def test_a_local_token_is_unpadded_base64url_of_compact_json_with_an_rs256_jwt_header(
+    issuer: LocalIssuer,
+) -> None:
+    # RFC 7515, section 2 (Base64url Encoding: "with all trailing '=' characters omitted")
+    # and RFC 7519, section 5.1 ("typ": "JWT"): https://www.rfc-editor.org/rfc/rfc7515#section-2
+    header, claims, signature = token(issuer).split(".")
+    assert "=" not in header + claims + signature
+    assert header == jwt.b64url_encode(
+        f'{{"alg":"RS256","kid":"{issuer.kid}","typ":"JWT"}}'.encode()
+    )
+    assert claims == jwt.b64url_encode(
+        f'{{"iss":"{ISSUER}","aud":"web","sub":"u1","exp":{NOW + 60}}}'.encode()
+    )
+
+
+def test_base64url_round_trips_every_length_and_last_character() -> None:
+    for length in range(200):
+        data = bytes((length * 7 + i * 31) % 256 for i in range(length))
+        text = jwt.b64url_encode(data)
+        assert "=" not in text
+        assert jwt.b64url_decode(text) == data
+    # 0xFB 0xF0 encodes as "-_A"; a trailing X must survive too (0x5D 0x70 is "XXA").
+    assert jwt.b64url_encode(b"\x5d\x70") == "XXA"
+    assert jwt.b64url_encode(b"\x5d\x75\xd7") == "XXXX"
+
+
+def test_a_token_whose_kid_is_not_a_string_is_refused(issuer: LocalIssuer) -> None:
+    jose = {"alg": "RS256", "kid": [issuer.kid], "typ": "JWT"}
+    _, claims, signature = token(issuer).split(".")
+    forged = f"{jwt.b64url_encode(json.dumps(jose).encode())}.{claims}.{signature}"
+    assert isinstance(validate(issuer, f"Bearer {forged}"), jwt.Denial)
