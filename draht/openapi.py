@@ -117,6 +117,11 @@ SESSION_ID: Schema = {
     " and no control characters. Generate it yourself to retry a create safely.",
 }
 _TOKENS: Schema = {"type": "integer", "minimum": 0, "maximum": TOKENS_MAX}
+# RFC 9110 section 13.1.1: `*`, or entity tags (section 8.8.3), each optionally weak.
+IF_MATCH: Schema = {
+    "type": "string",
+    "pattern": '^([*]|(W/)?"[!#-~]*"( *, *(W/)?"[!#-~]*")*)$',
+}
 
 # What a client of Draht may write on a session, beside its ids and start.
 SESSION_FIELDS: dict[str, Schema] = {
@@ -410,8 +415,9 @@ _IF_MATCH: Schema = {
     "name": "If-Match",
     "in": "header",
     "required": False,
-    "description": "Write only if the item's ETag is one of these (`*`: if it exists); else 412.",
-    "schema": {"type": "string", "minLength": 1},
+    "description": "Write only if the item's ETag is one of these (`*`: if it exists); else 412."
+    " Compared strongly: a weak (W/) tag never matches, nor does anything but an ETag.",
+    "schema": IF_MATCH,
 }
 
 

@@ -242,15 +242,14 @@ def if_match(request: Request, current: str) -> bool:
     """Whether If-Match pins this exact version; 412 when it names none that is current.
 
     `*` only asks that the item exists. Comparison is strong (RFC 9110 section 13.1.1):
-    a weak tag never matches.
+    a weak tag never matches, and neither does a value that is no entity tag at all.
     """
     header = request.headers.get("if-match")
     if header is None:
         return False
-    tags = [tag.strip() for tag in header.split(",")]
-    if "*" in tags:
+    if header.strip() == "*":
         return False
-    if current in tags:
+    if current in (tag.strip() for tag in header.split(",")):
         return True
     raise Problem(
         PRECONDITION_FAILED,
