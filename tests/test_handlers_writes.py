@@ -7,6 +7,7 @@ header or body the document does not promise fails the test that provoked it.
 from __future__ import annotations
 
 import json
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -827,3 +828,36 @@ def test_an_if_match_that_is_no_entity_tag_matches_nothing(api: Handlers, if_mat
     reply = merge(api, client_id, {"country": "DE"}, **{"If-Match": if_match})
     assert _bad(reply, 412).headers["etag"] == client_call(api, "GET", client_id).headers["etag"]
     assert "country" not in client_call(api, "GET", client_id).body
+
+
+def test_a_session_another_program_wrote_can_be_patched_whatever_its_start_looks_like(
+    api: Handlers, dynalite: Dynalite, store: dict[str, str]
+) -> None:
+    client_id = new_client(api)
+    legacy = session_item(client_id, "2026-01-01T00:00:00.000Z", "legacy")
+    put_items(dynalite.endpoint, store["Sessions"], [wire(legacy)])
+    reply = session_call(
+        api, "PATCH", client_id, "legacy", json_body={"endedAt": "2026-01-01T01:00:00Z"}
+    )
+    assert reply.status == 200, reply.body
+    assert reply.body["endedAt"] == "2026-01-01T01:00:00Z"
+
+
+def test_a_store_failing_during_a_client_delete_leaves_no_delete_mark(
+    api: Handlers, db: Any, store: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client_id = new_client(api)
+    # The handlers' own exception class: their modules are imported apart from the tests'.
+    unavailable = sys.modules["_lib.http"].Unavailable
+
+    def throttled(_: str) -> bool:
+        raise unavailable("the store answered ThrottlingException")
+
+    monkeypatch.setattr(api.clients, "_has_sessions", throttled)
+    reply = client_call(api, "DELETE", client_id)
+    assert reply.status == 503
+    assert reply.headers["retry-after"] == "1"
+    stored = stored_client(db, store, client_id)
+    assert stored is not None and "deletingUntil" not in stored
+    monkeypatch.undo()
+    assert create_session(api, client_id).status == 201
