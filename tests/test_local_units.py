@@ -17,6 +17,7 @@ from draht.local.runtime import HandlerWatcher
 from draht.local.seed import SESSION_COUNT, sample_data, seed
 from draht.local.store import (
     Dynalite,
+    StoreError,
     UnprocessedItems,
     batch_write,
     dynamodb_client,
@@ -233,3 +234,22 @@ def test_batch_write_raises_when_writes_stay_unprocessed_after_every_attempt() -
     with pytest.raises(UnprocessedItems, match="1 writes to t stayed unprocessed after 3 attempts"):
         batch_write(client, "t", _puts(3), attempts=3, first_pause_s=0)
     assert len(client.calls) == 3
+
+
+def test_a_store_made_before_the_sessions_index_is_refused_in_one_line(dynalite: Dynalite) -> None:
+    client = dynamodb_client(dynalite.endpoint)
+    old = Table("Sessions", hash_key="pk", range_key="sk")
+    ensure_tables(client, "before-index", (old,))
+    with pytest.raises(StoreError, match=r"lacks index bySessionId.*--reset") as raised:
+        ensure_tables(client, "before-index", app.tables)
+    assert "\n" not in str(raised.value)
+
+
+def test_the_local_sessions_table_has_the_declared_index(dynalite: Dynalite) -> None:
+    client = dynamodb_client(dynalite.endpoint)
+    ensure_tables(client, "with-index", app.tables)
+    table = client.describe_table(TableName="with-index-local-sessions")["Table"]
+    (index,) = table["LocalSecondaryIndexes"]
+    assert index["IndexName"] == "bySessionId"
+    assert [key["AttributeName"] for key in index["KeySchema"]] == ["pk", "sessionId"]
+    assert index["Projection"]["ProjectionType"] == "ALL"
