@@ -66,8 +66,11 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# The handler tests run twice: on the venv's Python, then on the deployed runtime's
+# (tests/lambda_python.py; it says so when that Python is not installed).
 test: lint
 	$(VENV)/bin/pytest
+	$(PY) tests/lambda_python.py
 
 # Writes BENCHMARKS.md, bench/results.json and bench/cost.png; run on an otherwise idle machine.
 bench: install
