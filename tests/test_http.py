@@ -28,8 +28,8 @@ def http() -> Iterator[ModuleType]:
         yield module
 
 
-def _serve(http: ModuleType, work: Callable[[dict[str, str]], Any], **event: Any) -> Any:
-    return http.serve(ROUTE, {**api_event(ROUTE, request_id="req-1"), **event}, None, work)
+def _serve(http: ModuleType, work: Callable[[Any], Any], **event: Any) -> Any:
+    return http.serve({**api_event(ROUTE, request_id="req-1"), **event}, None, {ROUTE: work})
 
 
 def _problem(response: dict[str, Any]) -> dict[str, Any]:
@@ -41,7 +41,7 @@ def _problem(response: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_bad_request_is_a_400_problem_with_its_detail(http: ModuleType) -> None:
-    def work(_: dict[str, str]) -> Any:
+    def work(_: Any) -> Any:
         raise http.BadRequest("limit is wrong")
 
     response = _serve(http, work)
@@ -66,7 +66,7 @@ def test_a_problem_body_is_compact_json_in_utf_8(http: ModuleType) -> None:
 def test_an_unavailable_store_is_a_503_problem_to_retry_after_one_second(
     http: ModuleType,
 ) -> None:
-    def work(_: dict[str, str]) -> Any:
+    def work(_: Any) -> Any:
         raise http.Unavailable("the store is throttling")
 
     response = _serve(http, work)
@@ -84,7 +84,7 @@ def test_an_unavailable_store_is_a_503_problem_to_retry_after_one_second(
 def test_anything_else_is_a_500_problem_quoting_only_the_request_id(
     http: ModuleType, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def work(_: dict[str, str]) -> Any:
+    def work(_: Any) -> Any:
         raise KeyError("secret-internal-detail")
 
     response = _serve(http, work)
@@ -108,8 +108,8 @@ def test_a_success_passes_the_query_to_the_work_and_its_response_through(
 ) -> None:
     seen: list[dict[str, str]] = []
 
-    def work(parameters: dict[str, str]) -> Any:
-        seen.append(parameters)
+    def work(request: Any) -> Any:
+        seen.append(request.query)
         return http.json_response(200, {"ok": "é"}, {"x-extra": "1"})
 
     response = _serve(http, work, queryStringParameters={"a": "1,2"})
@@ -147,10 +147,10 @@ def test_the_request_id_falls_back_from_the_gateway_to_lambda_to_unknown(
 ) -> None:
     event = {**api_event(ROUTE), "requestContext": request_context}
 
-    def work(_: dict[str, str]) -> Any:
+    def work(_: Any) -> Any:
         raise http.BadRequest("x")
 
-    response = http.serve(ROUTE, event, context, work)
+    response = http.serve(event, context, {ROUTE: work})
     assert _problem(response)["requestId"] == expected
 
 
@@ -206,9 +206,9 @@ def test_with_lambdas_log_level_the_module_leaves_the_level_to_lambda(
 
 
 def test_query_parameters_are_the_events_or_none(http: ModuleType) -> None:
-    assert http.query_parameters({"queryStringParameters": {"a": "1"}}) == {"a": "1"}
-    assert http.query_parameters({"queryStringParameters": None}) == {}
-    assert http.query_parameters({}) == {}
+    assert http.Request({"queryStringParameters": {"a": "1"}}, None).query == {"a": "1"}
+    assert http.Request({"queryStringParameters": None}, None).query == {}
+    assert http.Request({}, None).query == {}
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from draht.model import (
     DeclarationError,
     Function,
     Link,
+    LocalIndex,
     Route,
     Table,
     app_value,
@@ -28,10 +29,37 @@ def test_policy_grants_only_the_linked_actions_on_the_linked_table() -> None:
         {
             "Sid": "SessionsAccess",
             "Effect": "Allow",
-            "Action": ["dynamodb:Query"],
+            "Action": [
+                "dynamodb:DeleteItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+            ],
             "Resource": ["arn:sessions"],
-        }
+        },
+        {
+            "Sid": "SessionsIndexQuery",
+            "Effect": "Allow",
+            "Action": ["dynamodb:Query"],
+            "Resource": ["arn:sessions/index/bySessionId"],
+        },
+        {
+            "Sid": "ClientsAccess",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+            "Resource": ["arn:clients"],
+        },
     ]
+
+
+def test_a_link_to_an_index_the_table_lacks_is_refused() -> None:
+    with pytest.raises(DeclarationError, match="no index 'byTitle'"):
+        Link(sessions, actions=("dynamodb:Query",), queried_indexes=("byTitle",))
+
+
+def test_a_local_index_must_sort_by_another_attribute() -> None:
+    with pytest.raises(DeclarationError, match="another attribute"):
+        Table("T", hash_key="pk", range_key="sk", local_indexes=(LocalIndex("bySk", "sk"),))
 
 
 def test_wildcard_actions_are_refused() -> None:
@@ -62,6 +90,14 @@ def test_the_data_routes_are_protected_and_only_health_is_public() -> None:
         "GET /health": "public",
         "GET /sessions": "protected",
         "GET /clients": "protected",
+        "POST /clients": "protected",
+        "GET /clients/{clientId}": "protected",
+        "PATCH /clients/{clientId}": "protected",
+        "DELETE /clients/{clientId}": "protected",
+        "POST /sessions": "protected",
+        "GET /sessions/{sessionId}": "protected",
+        "PATCH /sessions/{sessionId}": "protected",
+        "DELETE /sessions/{sessionId}": "protected",
     }
 
 
