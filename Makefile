@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev test lint bench fuzz-long clean
+.PHONY: install dev test lint bench fuzz-long openapi clean
 
 install: $(STAMP) node_modules/.package-lock.json
 
@@ -27,6 +27,10 @@ lint: install
 
 test: lint
 	$(VENV)/bin/pytest
+
+# The OpenAPI document client builds take (the production stack's auth); a test keeps it current.
+openapi: install
+	$(VENV)/bin/draht openapi --stack-config Pulumi.production.yaml > openapi.json
 
 # Writes BENCHMARKS.md, bench/results.json and bench/cost.png; run on an otherwise idle machine.
 bench: install

@@ -13,6 +13,9 @@ substitutions, each stricter than what it replaces:
   404 `{"message":"Not Found"}`, which `draht dev` reproduces; schemathesis's generic
   `unsupported_method` expects 405 instead. That exact gateway answer is asserted.
 
+One check is added: a problem's `status` must be its response's HTTP status, which
+the document states in words only.
+
 The document is the one for a stage without auth, as `draht dev` serves every route
 without it (its banner says so); with the deployed auth modes the routes would
 rightly refuse unsigned requests.
@@ -35,12 +38,13 @@ import pytest
 import schemathesis
 from hypothesis import strategies as st
 from live_server import LiveServer
+from openapi_check import assert_problem_repeats_the_status
 from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.specs.openapi.checks import unsupported_method
 from traffic import Connection
 
 from draht.app import app
-from draht.openapi import document
+from draht.openapi import PROBLEM_MEDIA_TYPE, document
 from draht.package import HANDLERS_DIR
 
 LONG = os.environ.get("DRAHT_LONG") == "1"
@@ -108,6 +112,16 @@ def undeclared_method_gets_gateway_not_found(ctx: Any, response: Any, case: Any)
     return True
 
 
+def problem_repeats_the_http_status(ctx: Any, response: Any, case: Any) -> bool | None:
+    (media_type,) = response.headers.get("content-type", [""])
+    if media_type != PROBLEM_MEDIA_TYPE:
+        return None
+    assert_problem_repeats_the_status(
+        response.status_code, media_type, json.loads(response.content)
+    )
+    return True
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     with LiveServer(tmp_path_factory.mktemp("fuzz-store")) as server:
@@ -133,7 +147,10 @@ def test_every_response_conforms_to_the_document(case: Any, live: LiveServer) ->
     case.call_and_validate(
         base_url=live.url,
         excluded_checks=[unsupported_method],
-        additional_checks=[undeclared_method_gets_gateway_not_found],
+        additional_checks=[
+            undeclared_method_gets_gateway_not_found,
+            problem_repeats_the_http_status,
+        ],
     )
 
 
