@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev test lint bench fuzz-long openapi clean
+.PHONY: install dev test test-moto lint bench fuzz-long openapi clean
 
 install: $(STAMP) node_modules/.package-lock.json
 
@@ -25,8 +25,16 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# The suites moto also runs in `make test`: every handler test that writes or reads a store.
+MOTO_SUITES := tests/test_store_choice.py tests/test_handlers.py tests/test_handlers_cursor.py
+
 test: lint
 	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --dynamodb-endpoint=moto $(MOTO_SUITES)
+
+# Every test that honours --dynamodb-endpoint (marked dynamodb), against moto's server.
+test-moto: install
+	$(VENV)/bin/pytest --dynamodb-endpoint=moto -m dynamodb
 
 # The OpenAPI document client builds take (the production stack's auth); a test keeps it current.
 openapi: install

@@ -123,8 +123,11 @@ def problem_repeats_the_http_status(ctx: Any, response: Any, case: Any) -> bool 
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with LiveServer(tmp_path_factory.mktemp("fuzz-store")) as server:
+def live(
+    tmp_path_factory: pytest.TempPathFactory, live_store_endpoint: str | None
+) -> Iterator[LiveServer]:
+    data_dir = tmp_path_factory.mktemp("fuzz-store")
+    with LiveServer(data_dir, dynamodb_endpoint=live_store_endpoint) as server:
         server.seed_sample_data()
         yield server
     if LONG:
