@@ -1,24 +1,56 @@
 # The two commands a newcomer needs: `make dev` and `make test`.
+#
+# `make dev` installs only what the local runtime runs on (requirements-local.lock); `make test`
+# and `make install` add the Pulumi SDKs and the test and benchmark tools (requirements.lock).
+# Both fill the same .venv with uv, from hash-pinned locks only.
+PYTHON ?= python3
+PORT ?= 3000
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+UV := $(VENV)/bin/uv
+LOCAL_STAMP := $(VENV)/.installed-local
+FULL_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.package-lock.json
+UV_INSTALL := $(UV) pip install --quiet --python $(PY) --no-deps
+# Every lock is resolved for the oldest Python the project supports.
+LOCK := $(UV) pip compile --quiet --generate-hashes --python-version 3.11 $(LOCK_ARGS)
 
-.PHONY: install dev test test-moto lint bench fuzz-long openapi clean
+.PHONY: install dev test test-moto lint lock bench fuzz-long openapi measure-setup clean
 
-install: $(STAMP) node_modules/.package-lock.json
+install: $(FULL_STAMP) $(NODE_STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
-	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements.lock
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+# uv lives in the project's own environment, which pip only ever touches to put it there.
+$(UV): requirements-uv.lock
+	test -x $(PY) || $(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) -m pip --python $(PY) install --quiet --require-hashes --no-deps -r requirements-uv.lock
 	touch $@
 
-node_modules/.package-lock.json: package.json package-lock.json
+# The editable install builds with the locked setuptools (--no-build-isolation), so it
+# fetches nothing unpinned.
+$(LOCAL_STAMP): $(UV) requirements-local.lock pyproject.toml
+	$(UV_INSTALL) --require-hashes -r requirements-local.lock
+	$(UV_INSTALL) --no-build-isolation -e .
+	touch $@
+
+$(FULL_STAMP): $(UV) requirements.lock pyproject.toml
+	$(UV_INSTALL) --require-hashes -r requirements.lock
+	$(UV_INSTALL) --no-build-isolation -e .
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 
-dev: install
+# Regenerates every lock file from pyproject.toml, keeping the versions already pinned
+# unless a change needs others; `make lock LOCK_ARGS=--upgrade` moves everything to the latest.
+# The local lock is constrained by the full one, so both install the same versions.
+lock: $(UV)
+	$(LOCK) --group uv -o requirements-uv.lock
+	$(LOCK) pyproject.toml --extra deploy --extra dev --group build -o requirements.lock
+	$(LOCK) pyproject.toml --group build -c requirements.lock -o requirements-local.lock
+
+dev: $(LOCAL_STAMP) $(NODE_STAMP)
 	$(VENV)/bin/draht seed
-	$(VENV)/bin/draht dev
+	$(VENV)/bin/draht dev --port $(PORT)
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -47,6 +79,10 @@ bench: install
 # The long forms of the fuzz (>= 1,000 generated requests), fault and load tests.
 fuzz-long: install
 	DRAHT_LONG=1 $(VENV)/bin/pytest tests/test_fuzz.py tests/test_faults.py tests/test_load.py
+
+# Times the first `make dev` and `make test` on a fresh clone of HEAD with cold caches.
+measure-setup:
+	$(PYTHON) bench/fresh_clone.py
 
 clean:
 	rm -rf $(VENV) node_modules .draht

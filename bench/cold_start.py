@@ -32,7 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.lambda_env import api_event, first_query, function_environment, prepare_store
+from documented_events import api_event
+
+from bench.lambda_env import first_query, function_environment, prepare_store
 from bench.stats import ratio, summary_ms
 from draht.app import app
 from draht.local.store import LOCAL_CREDENTIALS, LOCAL_REGION, Dynalite, dynamodb_client
@@ -203,7 +205,7 @@ def measure(runs: int = 31, seed: int = 5) -> dict[str, Any]:
                 "module": function.module,
                 "attribute": function.attribute,
                 "function_name": function.name,
-                "event": api_event(route, first_query(route)),
+                "event": api_event(route.key, first_query(route)),
             }
             environment = {**base, **function_environment(function, table_arns)}
             timed = Candidate(

@@ -22,15 +22,19 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
+from documented_events import LambdaContext, api_event
+from dynamo_calls import CallRecorder, DynamoCall
 
-from bench.lambda_env import api_event, function_environment
+from bench.lambda_env import function_environment
 from bench.stats import summary_ms
 from draht.app import app, clients, sessions
 from draht.layout import client_item, session_item, wire
 from draht.local.store import (
+    BATCH_WRITE_LIMIT,
     LOCAL_CREDENTIALS,
     LOCAL_REGION,
     Dynalite,
+    batch_write,
     dynamodb_client,
     ensure_tables,
     local_table_name,
@@ -45,33 +49,11 @@ PAGE_LIMIT = 25
 DEEP_PAGE = 10
 """The deep page is reached by following this many cursors: continuing must cost no more."""
 
-_BATCH = 25
 _WRITERS = 8
 
 
-class CallRecorder:
-    """Asks each DynamoDB call for its consumed capacity and keeps what it reports."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-
-    def install(self, session: boto3.Session) -> None:
-        events = session.events
-        events.register("provide-client-params.dynamodb.*", self._ask_for_capacity)
-        events.register("after-call.dynamodb.*", self._record)
-
-    @staticmethod
-    def _ask_for_capacity(params: dict[str, Any], **_: Any) -> None:
-        params["ReturnConsumedCapacity"] = "TOTAL"
-
-    def _record(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
-        self.calls.append(
-            {
-                "operation": model.name,
-                "capacity_units": parsed.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0),
-                "items_read": parsed.get("ScannedCount", 0),
-            }
-        )
+def _ask_for_capacity(params: dict[str, Any], **_: Any) -> None:
+    params["ReturnConsumedCapacity"] = "TOTAL"
 
 
 def _session_item(index: int) -> dict[str, Any]:
@@ -106,20 +88,14 @@ def _write_all(
     client: Any, table_name: str, make: Callable[[int], dict[str, Any]], indexes: range
 ) -> None:
     def write_batch(start: int) -> None:
-        pending: list[dict[str, Any]] = [
+        requests = [
             {"PutRequest": {"Item": make(index)}}
-            for index in range(start, min(start + _BATCH, indexes.stop))
+            for index in range(start, min(start + BATCH_WRITE_LIMIT, indexes.stop))
         ]
-        for attempt in range(10):
-            answer = client.batch_write_item(RequestItems={table_name: pending})
-            pending = answer.get("UnprocessedItems", {}).get(table_name, [])
-            if not pending:
-                return
-            time.sleep(0.05 * 2**attempt)
-        raise RuntimeError(f"{len(pending)} items of {table_name} stayed unprocessed")
+        batch_write(client, table_name, requests)
 
     with concurrent.futures.ThreadPoolExecutor(_WRITERS) as pool:
-        list(pool.map(write_batch, range(indexes.start, indexes.stop, _BATCH)))
+        list(pool.map(write_batch, range(indexes.start, indexes.stop, BATCH_WRITE_LIMIT)))
 
 
 def _handler(module_name: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -127,22 +103,13 @@ def _handler(module_name: str) -> Callable[[dict[str, Any], Any], dict[str, Any]
     return module.handler
 
 
-class _Context:
-    aws_request_id = "cost"
-    function_name = "cost"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
 def _pages(
     handler: Callable[[dict[str, Any], Any], dict[str, Any]],
     route_key: str,
     query: dict[str, str],
     recorder: CallRecorder,
-) -> Iterator[tuple[float, list[dict[str, Any]], dict[str, Any]]]:
+) -> Iterator[tuple[float, list[DynamoCall], dict[str, Any]]]:
     """Each page of the listing in turn: its latency, the store calls it made, its body."""
-    route = next(route for route in app.routes if route.key == route_key)
     cursor: str | None = None
     while True:
         page_query = {**query, "limit": str(PAGE_LIMIT)}
@@ -150,7 +117,7 @@ def _pages(
             page_query["cursor"] = cursor
         recorder.calls.clear()
         started = time.perf_counter()
-        response = handler(api_event(route, page_query), _Context())
+        response = handler(api_event(route_key, page_query), LambdaContext())
         elapsed = time.perf_counter() - started
         if response["statusCode"] != 200:
             raise RuntimeError(f"{route_key} answered {response['statusCode']}: {response}")
@@ -171,7 +138,7 @@ def _measure_page(
     figures: dict[str, Any] = {}
     for label, page_number in (("first_page", 1), ("deep_page", DEEP_PAGE + 1)):
         latencies: list[float] = []
-        calls: list[dict[str, Any]] = []
+        calls: list[DynamoCall] = []
         for _ in range(repeats):
             for number, (elapsed, page_calls, _body) in enumerate(
                 _pages(handler, route_key, query, recorder), start=1
@@ -182,9 +149,9 @@ def _measure_page(
                     break
         figures[label] = {
             **summary_ms(latencies),
-            "capacity_units": sum(call["capacity_units"] for call in calls),
-            "items_read": sum(call["items_read"] for call in calls),
-            "store_calls": [call["operation"] for call in calls],
+            "capacity_units": sum(call.capacity_units for call in calls),
+            "items_read": sum(call.items_read for call in calls),
+            "store_calls": [call.operation for call in calls],
         }
     return figures
 
@@ -230,7 +197,9 @@ def measure(sizes: tuple[int, ...] = SIZES, repeats: int = 15) -> dict[str, Any]
         boto3.setup_default_session()
         recorder = CallRecorder()
         assert boto3.DEFAULT_SESSION is not None
-        recorder.install(boto3.DEFAULT_SESSION)
+        events = boto3.DEFAULT_SESSION.events
+        events.register("provide-client-params.dynamodb", _ask_for_capacity)
+        recorder.attach(events)
         sys.path.insert(0, str(HANDLERS_DIR))
         list_sessions = _handler(app.function("ListSessions").module)
         list_clients = _handler(app.function("ListClients").module)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from draht.app import app, clients, sessions
 from draht.layout import client_item, session_item, wire
 from draht.local.store import ensure_tables, local_table_name
-from draht.model import RESOURCE_ENV_PREFIX, Function, Route, app_value, link_value
+from draht.model import Function, Route, resource_environment
 
 STAGE = "bench"
 CLIENT_ID = "bench-client"
@@ -16,18 +15,15 @@ CLIENT_ID = "bench-client"
 
 def function_environment(function: Function, table_arns: dict[str, str]) -> dict[str, str]:
     """The variables the stack sets on this function: its links and nothing from other functions."""
-    environment = {
-        f"{RESOURCE_ENV_PREFIX}App": app_value(app, STAGE),
+    linked = {
+        link.table.name: (local_table_name(app.name, link.table), table_arns[link.table.name])
+        for link in function.links
+    }
+    return {
+        **resource_environment(app, STAGE, linked),
         "AWS_LAMBDA_FUNCTION_NAME": function.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
     }
-    for link in function.links:
-        properties = {
-            "name": local_table_name(app.name, link.table),
-            "arn": table_arns[link.table.name],
-        }
-        environment[f"{RESOURCE_ENV_PREFIX}{link.table.name}"] = link_value(properties)
-    return environment
 
 
 def prepare_store(client: Any, sessions_per_client: int = 30) -> dict[str, str]:
@@ -50,43 +46,3 @@ def prepare_store(client: Any, sessions_per_client: int = 30) -> dict[str, str]:
 def first_query(route: Route) -> dict[str, str]:
     """What a first request asks for: one client's sessions, or the route's defaults."""
     return {"clientId": CLIENT_ID} if route.path == "/sessions" else {}
-
-
-def api_event(route: Route, query: dict[str, str] | None = None) -> dict[str, Any]:
-    """An API Gateway v2 (payload format 2.0) event for `route`, shaped like AWS's example."""
-    query = query or {}
-    raw_query = urlencode(query)
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": route.key,
-        "rawPath": route.path,
-        "rawQueryString": raw_query,
-        "headers": {
-            "accept": "application/json",
-            "host": "api.example.com",
-            "user-agent": "draht-bench",
-            "x-forwarded-proto": "https",
-        },
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "api-id",
-            "domainName": "api.example.com",
-            "domainPrefix": "api",
-            "http": {
-                "method": route.method,
-                "path": route.path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": "draht-bench",
-            },
-            "requestId": "cold-start-request",
-            "routeKey": route.key,
-            "stage": "$default",
-            "time": "01/Jan/2025:00:00:00 +0000",
-            "timeEpoch": 1735689600000,
-        },
-        "isBase64Encoded": False,
-    }
-    if query:
-        event["queryStringParameters"] = query
-    return event

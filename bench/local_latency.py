@@ -30,27 +30,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.stats import summary_ms
+from draht import PROJECT_ROOT
 from draht.app import app
-from draht.cli import local_settings
 from draht.local.events import HttpRequest, build_event
 from draht.local.runtime import Deployment
 from draht.local.seed import sample_data
-from draht.local.store import PROJECT_ROOT, dynamodb_client, ensure_tables
+from draht.local.store import dynamodb_client, ensure_tables
+from draht.settings import local_settings
 
 DRAHT = Path(sys.executable).with_name("draht")
 _URL = re.compile(rb"http://127\.0\.0\.1:(\d+)")
-
-
-def _percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-def _summary(samples_s: list[float]) -> dict[str, float]:
-    return {
-        "median_ms": round(statistics.median(samples_s) * 1000, 3),
-        "p99_ms": round(_percentile(samples_s, 0.99) * 1000, 3),
-    }
 
 
 def request_once(port: int, target: str) -> tuple[float, int]:
@@ -143,7 +133,7 @@ def measure(requests: int = 2000, warmup: int = 50) -> dict[str, Any]:
                 if status != 200:
                     raise RuntimeError(f"{route} answered {status}")
                 samples.append(elapsed)
-            figures["routes"][route] = _summary(samples)
+            figures["routes"][route] = summary_ms(samples)
         direct = in_process(store, targets, requests)
     for route, median_s in direct.items():
         entry = figures["routes"][route]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import json
 import os
@@ -23,17 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from draht import PROJECT_ROOT
 from draht.local.events import HttpRequest
-from draht.local.runtime import Deployment, Outcome, Runtime, dumps_response
-from draht.local.server import Console, DevServer, Store, banner, open_store
-from draht.local.store import LOCAL_CREDENTIALS, LOCAL_REGION, PROJECT_ROOT, StoreError
+from draht.local.runtime import Deployment, Outcome, Runtime
+from draht.local.server import Console, DevServer, banner
+from draht.local.store import LOCAL_CREDENTIALS, LOCAL_REGION, Store, StoreError, open_store
 from draht.model import App, DeclarationError
-from draht.settings import ConfigError, Settings
+from draht.settings import LOCAL_SETTINGS_FILE, ConfigError, Settings, local_settings
 
 DEFAULT_PORT = 3000
 DEFAULT_APP = "draht.app:app"
-SETTINGS_FILE = "Pulumi.dev.yaml"
-LOCAL_STAGE_SETTINGS = "dev"
 _CREDENTIAL_VARIABLES = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -89,9 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     stack.add_argument(
         "--stack-config",
         type=Path,
-        default=PROJECT_ROOT / SETTINGS_FILE,
+        default=PROJECT_ROOT / LOCAL_SETTINGS_FILE,
         metavar="FILE",
-        help=f"the Pulumi stack config for memory, timeout and auth (default {SETTINGS_FILE})",
+        help="the Pulumi stack config for memory, timeout and auth"
+        f" (default {LOCAL_SETTINGS_FILE})",
     )
 
     dev = commands.add_parser(
@@ -142,30 +143,8 @@ def load_app(reference: str) -> App:
     return app
 
 
-def local_settings(path: Path = PROJECT_ROOT / SETTINGS_FILE) -> Settings:
-    """The dev stack's settings (memory, timeout, auth), so local limits match the deployed ones.
-
-    Without the file, the defaults apply: the same ones Pulumi.yaml declares.
-    """
-    config: dict[str, Any] = {}
-    if path.is_file():
-        import yaml
-
-        try:
-            loaded = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as error:
-            raise UsageError(f"{path} is not valid YAML: {error}".splitlines()[0]) from None
-        config = loaded.get("config") or {}
-
-    def get(key: str) -> str | None:
-        value = config.get(f"draht:{key}")
-        return None if value is None or isinstance(value, dict | list) else str(value)
-
-    return Settings.load(LOCAL_STAGE_SETTINGS, get)
-
-
 def _settings(path: Path) -> Settings:
-    if path != PROJECT_ROOT / SETTINGS_FILE and not path.is_file():
+    if path != PROJECT_ROOT / LOCAL_SETTINGS_FILE and not path.is_file():
         raise UsageError(f"--stack-config {path} does not exist")
     return local_settings(path)
 
@@ -322,6 +301,17 @@ def _invoke(args: argparse.Namespace) -> int:
     temperature = "-" if outcome.function is None else "cold" if outcome.cold else "warm"
     print(f"{outcome.function or 'no route'} {temperature}", file=sys.stderr)
     return 0
+
+
+def dumps_response(outcome: Outcome) -> str:
+    """A response as `draht invoke` prints it: status line, headers, then the body."""
+    response = outcome.response
+    lines = [f"HTTP {response.status}"]
+    lines += [f"{name}: {value}" for name, value in response.headers]
+    body = response.body.decode("utf-8", errors="replace")
+    with contextlib.suppress(ValueError):
+        body = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+    return "\n".join([*lines, "", body])
 
 
 async def _invoke_once(deployment: Deployment, request: HttpRequest) -> Outcome:

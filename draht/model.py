@@ -179,3 +179,24 @@ def link_value(properties: Mapping[str, str]) -> str:
 
 def app_value(app: App, stage: str) -> str:
     return link_value({"name": app.name, "stage": stage})
+
+
+def table_value(name: str, arn: str) -> str:
+    """What a linked table's variable holds: `{"arn": …, "name": …}`."""
+    return link_value({"name": name, "arn": arn})
+
+
+def resource_environment(
+    app: App, stage: str, linked_tables: Mapping[str, tuple[str, str]]
+) -> dict[str, str]:
+    """The `DRAHT_RESOURCE_*` variables a function's handler reads its links from.
+
+    `DRAHT_RESOURCE_App` names the app and stage; `linked_tables` maps each table linked
+    to the function (by its declared name) to its (name, ARN), and nothing else may be
+    in it: a function never sees the links of another. The stack builds the same
+    variables from Pulumi outputs, through `app_value` and `table_value`.
+    """
+    environment = {RESOURCE_ENV_PREFIX + APP_RESOURCE: app_value(app, stage)}
+    for resource, (name, arn) in linked_tables.items():
+        environment[RESOURCE_ENV_PREFIX + resource] = table_value(name, arn)
+    return environment

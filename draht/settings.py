@@ -9,9 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from draht import PROJECT_ROOT
 
 PRODUCTION_STAGE = "production"
+LOCAL_SETTINGS_FILE = "Pulumi.dev.yaml"
+"""The stack config `draht dev` takes its limits and auth from."""
 NAMESPACE = "draht"
 
 # The only values CloudWatch Logs accepts for a retention period.
@@ -102,6 +107,28 @@ class Settings:
             tracing=_choice(get, "tracing", TRACING_MODES, defaults.tracing),
             region=region or None,
         )
+
+
+def local_settings(path: Path = PROJECT_ROOT / LOCAL_SETTINGS_FILE) -> Settings:
+    """The dev stack's settings (memory, timeout, auth), so local limits match the deployed ones.
+
+    Without the file, the defaults apply: the same ones Pulumi.yaml declares.
+    """
+    config: dict[str, Any] = {}
+    if path.is_file():
+        import yaml
+
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path} is not valid YAML: {error}".splitlines()[0]) from None
+        config = loaded.get("config") or {}
+
+    def get(key: str) -> str | None:
+        value = config.get(f"{NAMESPACE}:{key}")
+        return None if value is None or isinstance(value, dict | list) else str(value)
+
+    return Settings.load("dev", get)
 
 
 def _choice(get: ConfigGetter, key: str, allowed: tuple[_Mode, ...], default: _Mode) -> _Mode:

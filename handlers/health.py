@@ -1,4 +1,4 @@
-"""GET /health: liveness, and with ?deep=true whether each linked table answers.
+"""GET /health: liveness, and with ?deep=true whether each table linked to it answers.
 
 The shallow path is what load balancers and uptime checks call, so it imports no
 AWS SDK: boto3 is loaded on the first deep check only.
@@ -10,7 +10,7 @@ import time
 from functools import cache
 
 from _lib.http import OK, RETRY_AFTER_S, SERVICE_UNAVAILABLE, BadRequest, json_response, serve
-from _lib.resource import LinkError, Resource
+from _lib.resource import Resource, linked_tables
 
 # Not importing `typing` or `datetime` keeps them off the cold start (see _lib.http).
 TYPE_CHECKING = False
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 ROUTE = "GET /health"
-CHECKED_TABLES = ("Sessions", "Clients")
 # UPDATING tables still serve reads and writes; every other non-ACTIVE status does not.
 SERVING_STATUSES = frozenset({"ACTIVE", "UPDATING"})
 
@@ -61,18 +60,16 @@ def _utc_timestamp() -> str:
 def _check_tables() -> dict[str, str]:
     from concurrent.futures import ThreadPoolExecutor
 
+    tables = linked_tables()
     # In parallel: a store that does not answer costs one round of retries, not one per table.
-    with ThreadPoolExecutor(max_workers=len(CHECKED_TABLES)) as pool:
-        return dict(zip(CHECKED_TABLES, pool.map(_check_table, CHECKED_TABLES), strict=True))
+    with ThreadPoolExecutor(max_workers=max(1, len(tables))) as pool:
+        return dict(zip(tables, pool.map(_check_table, tables), strict=True))
 
 
 def _check_table(name: str) -> str:
     from _lib.dynamo import failure_name
 
-    try:
-        table = getattr(Resource, name).name
-    except LinkError:
-        return "failed: not linked"
+    table = getattr(Resource, name).name
     try:
         status = _dynamodb().describe_table(TableName=table)["Table"].get("TableStatus", "")
     # Whatever went wrong is this check's answer, not the request's failure.

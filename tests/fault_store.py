@@ -133,9 +133,8 @@ class FaultyStore:
         self._close()
 
     def throttle(self, error_type: str, requests: int | None = None) -> None:
-        """Answer `error_type` to every request, or to the next `requests` only."""
-        if error_type not in THROTTLING_ERRORS:
-            raise ValueError(f"{error_type} is not one of {THROTTLING_ERRORS}")
+        """Answer the DynamoDB error `error_type` (a throttling one, such as those of
+        THROTTLING_ERRORS) to every request, or to the next `requests` only."""
         with self._lock:
             self._throttle_with = error_type
             self._throttles_left = requests

@@ -16,12 +16,18 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from events import LambdaContext, Query, api_event
+from documented_events import LambdaContext, Query, api_event
 from openapi_check import assert_conforms
 
 from draht.app import app
-from draht.local.store import LOCAL_CREDENTIALS, LOCAL_REGION, dynamodb_client, ensure_tables
-from draht.model import app_value, link_value
+from draht.local.store import (
+    LOCAL_CREDENTIALS,
+    LOCAL_REGION,
+    batch_write,
+    dynamodb_client,
+    ensure_tables,
+)
+from draht.model import resource_environment
 from draht.package import HANDLERS_DIR
 
 STAGE = "test"
@@ -57,10 +63,8 @@ def create_tables(endpoint: str, app_name: str) -> dict[str, str]:
 
 
 def put_items(endpoint: str, table: str, items: list[dict[str, Any]]) -> None:
-    client = dynamodb_client(endpoint)
-    for start in range(0, len(items), 25):
-        batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
-        client.batch_write_item(RequestItems={table: batch})
+    requests = [{"PutRequest": {"Item": item}} for item in items]
+    batch_write(dynamodb_client(endpoint), table, requests)
 
 
 @contextmanager
@@ -74,14 +78,12 @@ def loaded_handlers(endpoint: str, tables: Mapping[str, str]) -> Iterator[Handle
         patch.setenv("AWS_EC2_METADATA_DISABLED", "true")
         for key, value in LOCAL_CREDENTIALS.items():
             patch.setenv(key, value)
-        patch.setenv("DRAHT_RESOURCE_App", app_value(app, STAGE))
-        for resource, table in tables.items():
-            patch.setenv(
-                f"DRAHT_RESOURCE_{resource}",
-                link_value(
-                    {"name": table, "arn": f"arn:aws:dynamodb:{LOCAL_REGION}:0:table/{table}"}
-                ),
-            )
+        linked = {
+            resource: (table, f"arn:aws:dynamodb:{LOCAL_REGION}:0:table/{table}")
+            for resource, table in tables.items()
+        }
+        for name, value in resource_environment(app, STAGE, linked).items():
+            patch.setenv(name, value)
         patch.syspath_prepend(str(HANDLERS_DIR))
         _forget_handlers()
         try:

@@ -17,7 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from draht.local.store import PROJECT_ROOT
+from draht import PROJECT_ROOT
 
 DRAHT = Path(sys.executable).with_name("draht")
 _URL = re.compile(r"^draht dev\s+(http://127\.0\.0\.1:\d+)\s", re.MULTILINE)

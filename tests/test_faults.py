@@ -29,8 +29,8 @@ from fault_store import THROTTLING_ERRORS, FaultyStore
 from live_server import LiveServer
 from traffic import Answer, Connection, Dataset, seed
 
-from draht.cli import local_settings
 from draht.local.store import Dynalite, dynamodb_client
+from draht.settings import local_settings
 
 LONG = os.environ.get("DRAHT_LONG") == "1"
 CYCLES = 3 if LONG else 1

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from events import api_event
+from documented_events import api_event
+from dynamo_calls import CallRecorder
 from handler_env import STAGE, Handlers, Reply, create_tables, loaded_handlers, put_items
 
 from draht.app import app
@@ -79,19 +80,11 @@ def api(store_endpoint: str) -> Iterator[Handlers]:
 
 
 @pytest.fixture
-def operations(api: Handlers) -> Iterator[list[str]]:
+def store_calls(api: Handlers) -> Iterator[CallRecorder]:
     """The DynamoDB operations the handlers call, observed on their real clients."""
-    seen: list[str] = []
-
-    def record(model: Any, **_: Any) -> None:
-        seen.append(model.name)
-
     clients = [api.sessions.dynamodb, api.clients.dynamodb, api.health._dynamodb()]
-    for client in clients:
-        client.meta.events.register("before-call.dynamodb", record)
-    yield seen
-    for client in clients:
-        client.meta.events.unregister("before-call.dynamodb", record)
+    with CallRecorder().watching(*(client.meta.events for client in clients)) as recorder:
+        yield recorder
 
 
 def _all_pages(api: Handlers, route_key: str, key: str, **query: str) -> list[list[Any]]:
@@ -180,6 +173,19 @@ def test_deep_health_is_degraded_and_names_the_missing_table(store_endpoint: str
 # --- sessions -------------------------------------------------------------------------------
 
 
+def test_deep_health_checks_whatever_tables_its_links_name(store_endpoint: str) -> None:
+    tables = create_tables(store_endpoint, "health-links")
+    tables["Archive"] = "health-links-archive"
+    with loaded_handlers(store_endpoint, tables) as handlers:
+        reply = handlers.call("GET /health", {"deep": "true"})
+    assert reply.status == 503
+    assert reply.body["checks"] == {
+        "Sessions": "ok",
+        "Clients": "ok",
+        "Archive": "failed: ResourceNotFoundException",
+    }
+
+
 def _expected_sessions_of_many() -> list[str]:
     ids = [f"s{m:02d}" for m in range(SESSIONS_OF_MANY - 1)] + ["s05b"]
     starts = {session_id: _started_at(int(session_id[1:3])) for session_id in ids}
@@ -226,9 +232,9 @@ def test_a_client_without_sessions_gets_an_empty_last_page(api: Handlers) -> Non
     assert reply.body == {"sessions": [], "nextCursor": None}
 
 
-def test_sessions_are_read_by_query_only(api: Handlers, operations: list[str]) -> None:
+def test_sessions_are_read_by_query_only(api: Handlers, store_calls: CallRecorder) -> None:
     _all_pages(api, "GET /sessions", "sessions", clientId=MANY, limit="7")
-    assert set(operations) == {"Query"}
+    assert set(store_calls.operations) == {"Query"}
 
 
 # --- clients --------------------------------------------------------------------------------
@@ -263,9 +269,9 @@ def test_clients_pages_return_every_client_once(api: Handlers, limit: int) -> No
     assert 0 < len(pages[-1]) <= limit
 
 
-def test_clients_are_read_by_scan_only(api: Handlers, operations: list[str]) -> None:
+def test_clients_are_read_by_scan_only(api: Handlers, store_calls: CallRecorder) -> None:
     _all_pages(api, "GET /clients", "clients", limit="5")
-    assert set(operations) == {"Scan"}
+    assert set(store_calls.operations) == {"Scan"}
 
 
 LAMBDA_RESPONSE_MAX_BYTES = 6 * 1024 * 1024
@@ -302,7 +308,7 @@ def test_pages_of_large_items_stay_within_lambdas_response_limit(store_endpoint:
 
 
 def test_each_handler_calls_exactly_the_actions_its_links_grant(
-    api: Handlers, operations: list[str]
+    api: Handlers, store_calls: CallRecorder
 ) -> None:
     calls = {
         "Health": lambda: api.call("GET /health", {"deep": "true"}),
@@ -310,10 +316,10 @@ def test_each_handler_calls_exactly_the_actions_its_links_grant(
         "ListClients": lambda: _all_pages(api, "GET /clients", "clients", limit="5"),
     }
     for function in app.functions:
-        operations.clear()
+        store_calls.calls.clear()
         calls[function.name]()
         granted = {action for link in function.links for action in link.actions}
-        assert {f"dynamodb:{name}" for name in operations} == granted, function.name
+        assert {f"dynamodb:{name}" for name in store_calls.operations} == granted, function.name
 
 
 # --- invalid input --------------------------------------------------------------------------
@@ -338,7 +344,7 @@ INVALID_LIMITS = [
 @pytest.mark.parametrize("limit", INVALID_LIMITS)
 @pytest.mark.parametrize("route_key", ["GET /sessions", "GET /clients"])
 def test_a_limit_outside_1_to_100_is_a_bad_request(
-    api: Handlers, operations: list[str], route_key: str, limit: str
+    api: Handlers, store_calls: CallRecorder, route_key: str, limit: str
 ) -> None:
     query = [("clientId", MANY)] + [("limit", part) for part in limit.split(",")]
     reply = api.call(route_key, query, request_id="req-limit")
@@ -349,7 +355,7 @@ def test_a_limit_outside_1_to_100_is_a_bad_request(
     assert reply.body["status"] == 400
     assert reply.body["requestId"] == "req-limit"
     assert "limit" in reply.body["detail"]
-    assert operations == []
+    assert store_calls.operations == []
 
 
 @pytest.mark.parametrize(
@@ -358,12 +364,12 @@ def test_a_limit_outside_1_to_100_is_a_bad_request(
     ids=["missing", "empty", "too-long", "missing-with-limit"],
 )
 def test_sessions_need_a_client_id(
-    api: Handlers, operations: list[str], query: dict[str, str]
+    api: Handlers, store_calls: CallRecorder, query: dict[str, str]
 ) -> None:
     reply = api.call("GET /sessions", query)
     assert reply.status == 400
     assert "clientId" in reply.body["detail"]
-    assert operations == []
+    assert store_calls.operations == []
 
 
 def test_the_longest_client_id_is_served(api: Handlers) -> None:

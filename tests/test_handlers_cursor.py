@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from dynamo_calls import CallRecorder
 from handler_env import Handlers, create_tables, loaded_handlers, put_items
 
 BASE64URL_ALPHABET = string.ascii_letters + string.digits + "-_"
@@ -48,17 +49,10 @@ def api(store_endpoint: str) -> Iterator[Handlers]:
 
 
 @pytest.fixture
-def store_calls(api: Handlers) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(model: Any, **_: Any) -> None:
-        seen.append(model.name)
-
-    for client in (api.sessions.dynamodb, api.clients.dynamodb):
-        client.meta.events.register("before-call.dynamodb", record)
-    yield seen
-    for client in (api.sessions.dynamodb, api.clients.dynamodb):
-        client.meta.events.unregister("before-call.dynamodb", record)
+def store_calls(api: Handlers) -> Iterator[CallRecorder]:
+    clients = (api.sessions.dynamodb, api.clients.dynamodb)
+    with CallRecorder().watching(*(client.meta.events for client in clients)) as recorder:
+        yield recorder
 
 
 def _sessions_cursor(api: Handlers, client_id: str = ALICE) -> str:
@@ -80,12 +74,12 @@ def _forge(payload: Any) -> str:
     return base64.urlsafe_b64encode(body + checksum).rstrip(b"=").decode()
 
 
-def _assert_rejected(api: Handlers, route_key: str, cursor: str, store_calls: list[str]) -> str:
+def _assert_rejected(api: Handlers, route_key: str, cursor: str, store_calls: CallRecorder) -> str:
     query = {"cursor": cursor, **({"clientId": ALICE} if route_key == "GET /sessions" else {})}
     reply = api.call(route_key, query)
     assert reply.status == 400, (cursor, reply.body)
     assert reply.body["title"] == "Bad Request"
-    assert store_calls == [], "a bad cursor reached DynamoDB"
+    assert store_calls.operations == [], "a bad cursor reached DynamoDB"
     detail: str = reply.body["detail"]
     assert "cursor" in detail
     return detail
@@ -121,17 +115,17 @@ def test_a_forged_cursor_in_the_right_shape_stays_inside_the_listing(api: Handle
 )
 @pytest.mark.parametrize("route_key", ["GET /sessions", "GET /clients"])
 def test_a_malformed_cursor_is_refused(
-    api: Handlers, store_calls: list[str], route_key: str, cursor: str
+    api: Handlers, store_calls: CallRecorder, route_key: str, cursor: str
 ) -> None:
     _assert_rejected(api, route_key, cursor, store_calls)
 
 
 @pytest.mark.parametrize("route_key", ["GET /sessions", "GET /clients"])
 def test_a_cursor_with_any_one_character_changed_is_refused(
-    api: Handlers, store_calls: list[str], route_key: str
+    api: Handlers, store_calls: CallRecorder, route_key: str
 ) -> None:
     cursor = _sessions_cursor(api) if route_key == "GET /sessions" else _clients_cursor(api)
-    store_calls.clear()
+    store_calls.calls.clear()
     for index, char in enumerate(cursor):
         # Every other character, including those that differ only in the last one's spare bits.
         for replacement in set(BASE64URL_ALPHABET) - {char}:
@@ -142,23 +136,23 @@ def test_a_cursor_with_any_one_character_changed_is_refused(
 
 
 def test_a_cursor_from_another_clients_listing_is_refused(
-    api: Handlers, store_calls: list[str]
+    api: Handlers, store_calls: CallRecorder
 ) -> None:
     cursor = _sessions_cursor(api, BOB)
-    store_calls.clear()
+    store_calls.calls.clear()
     detail = _assert_rejected(api, "GET /sessions", cursor, store_calls)
     assert "another client" in detail
 
 
-def test_a_clients_cursor_is_refused_by_sessions(api: Handlers, store_calls: list[str]) -> None:
+def test_a_clients_cursor_is_refused_by_sessions(api: Handlers, store_calls: CallRecorder) -> None:
     cursor = _clients_cursor(api)
-    store_calls.clear()
+    store_calls.calls.clear()
     assert "another route" in _assert_rejected(api, "GET /sessions", cursor, store_calls)
 
 
-def test_a_sessions_cursor_is_refused_by_clients(api: Handlers, store_calls: list[str]) -> None:
+def test_a_sessions_cursor_is_refused_by_clients(api: Handlers, store_calls: CallRecorder) -> None:
     cursor = _sessions_cursor(api)
-    store_calls.clear()
+    store_calls.calls.clear()
     assert "another route" in _assert_rejected(api, "GET /clients", cursor, store_calls)
 
 
@@ -196,14 +190,14 @@ def test_a_sessions_cursor_is_refused_by_clients(api: Handlers, store_calls: lis
     ],
 )
 def test_a_well_checksummed_cursor_of_the_wrong_shape_is_refused(
-    api: Handlers, store_calls: list[str], payload: Any
+    api: Handlers, store_calls: CallRecorder, payload: Any
 ) -> None:
     _assert_rejected(api, "GET /sessions", _forge(payload), store_calls)
 
 
 @pytest.mark.parametrize("position", ["", "x" * 2049], ids=["empty", "too-long"])
 def test_a_clients_cursor_must_hold_a_possible_client_id(
-    api: Handlers, store_calls: list[str], position: str
+    api: Handlers, store_calls: CallRecorder, position: str
 ) -> None:
     _assert_rejected(api, "GET /clients", _forge([1, "GET /clients", "", position]), store_calls)
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from fault_store import FaultyStore
 from handler_env import create_tables, loaded_handlers, put_items
 
 from draht.local.store import Dynalite
@@ -19,47 +18,10 @@ FUNCTION_TIMEOUT_S = 10
 LISTINGS = [("GET /sessions", {"clientId": "c1"}), ("GET /clients", {})]
 
 
-class _Misbehaving(BaseHTTPRequestHandler):
-    """Answers every call the way a throttled DynamoDB does, after `stall_s` of silence."""
-
-    error_code = "ThrottlingException"
-    stall_s = 0.0
-    calls = 0
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("content-length", "0")))
-        type(self).calls += 1
-        time.sleep(self.stall_s)
-        body = json.dumps(
-            {
-                "__type": f"com.amazonaws.dynamodb.v20120810#{self.error_code}",
-                "message": "slow down",
-            }
-        ).encode()
-        self.send_response(400)
-        self.send_header("content-type", "application/x-amz-json-1.0")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def misbehaving_store() -> Iterator[tuple[str, type[_Misbehaving]]]:
-    handler = type("Handler", (_Misbehaving,), {})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    # Stalled answers are abandoned by the client; closing must not wait for them.
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+def misbehaving_store(dynalite: Dynalite) -> Iterator[FaultyStore]:
+    with FaultyStore(dynalite.endpoint) as store:
+        yield store
 
 
 # Each code once and each listing at least once: a throttled call costs seconds of backoff.
@@ -72,13 +34,13 @@ def misbehaving_store() -> Iterator[tuple[str, type[_Misbehaving]]]:
     ],
 )
 def test_throttling_is_a_503_with_retry_after_after_three_attempts(
-    misbehaving_store: tuple[str, type[_Misbehaving]],
+    misbehaving_store: FaultyStore,
     code: str,
     route_key: str,
     query: dict[str, str],
 ) -> None:
-    endpoint, handler = misbehaving_store
-    handler.error_code = code
+    misbehaving_store.throttle(code)
+    endpoint = misbehaving_store.endpoint
     with loaded_handlers(endpoint, {"Sessions": "sessions", "Clients": "clients"}) as handlers:
         started = time.monotonic()
         reply = handlers.call(route_key, query)
@@ -86,14 +48,14 @@ def test_throttling_is_a_503_with_retry_after_after_three_attempts(
     assert reply.status == 503
     assert reply.headers["retry-after"] == "1"
     assert code in reply.body["detail"]
-    assert handler.calls == 3
+    assert misbehaving_store.requests_seen == 3
 
 
 def test_a_store_slower_than_the_read_timeout_is_a_503_within_the_function_timeout(
-    misbehaving_store: tuple[str, type[_Misbehaving]],
+    misbehaving_store: FaultyStore,
 ) -> None:
-    endpoint, handler = misbehaving_store
-    handler.stall_s = 1.5
+    misbehaving_store.stall(1.5)
+    endpoint = misbehaving_store.endpoint
     with loaded_handlers(endpoint, {"Sessions": "sessions", "Clients": "clients"}) as handlers:
         started = time.monotonic()
         reply = handlers.call("GET /clients")
@@ -101,7 +63,7 @@ def test_a_store_slower_than_the_read_timeout_is_a_503_within_the_function_timeo
     assert reply.status == 503
     assert reply.headers["retry-after"] == "1"
     assert "did not answer in time" in reply.body["detail"]
-    assert handler.calls == 3
+    assert misbehaving_store.requests_seen == 3
 
 
 def test_a_store_stopped_mid_run_is_a_503_then_served_again(tmp_path: Path) -> None:

@@ -14,7 +14,14 @@ from draht.local.events import HttpRequest, MalformedResponse, Router, build_eve
 from draht.local.iam import Policy, denial_message, dynamodb_access
 from draht.local.runtime import HandlerWatcher
 from draht.local.seed import SESSION_COUNT, sample_data, seed
-from draht.local.store import Dynalite, dynamodb_client, ensure_tables, local_table_name
+from draht.local.store import (
+    Dynalite,
+    UnprocessedItems,
+    batch_write,
+    dynamodb_client,
+    ensure_tables,
+    local_table_name,
+)
 from draht.model import Function, Route, Table, policy_statements
 
 PREFIX = "arn:aws:dynamodb:us-east-1:000000000000:table/"
@@ -165,3 +172,42 @@ def test_handler_watcher_sees_edits_and_new_files_but_not_bytecode(tmp_path: Pat
     assert not watcher.changed()
     (tmp_path / "new.py").write_text("")
     assert watcher.changed()
+
+
+class _Unprocessing:
+    """A BatchWriteItem client that leaves the last request of each call unprocessed `times` times.
+
+    dynalite always processes a whole batch, so this is the only way to see the retry.
+    """
+
+    def __init__(self, times: int) -> None:
+        self.times = times
+        self.calls: list[list[dict[str, Any]]] = []
+
+    def batch_write_item(self, RequestItems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        ((table, requests),) = RequestItems.items()
+        self.calls.append(requests)
+        if self.times == 0:
+            return {"UnprocessedItems": {}}
+        self.times -= 1
+        return {"UnprocessedItems": {table: requests[-1:]}}
+
+
+def _puts(count: int) -> list[dict[str, Any]]:
+    return [{"PutRequest": {"Item": {"id": {"S": str(n)}}}} for n in range(count)]
+
+
+def test_batch_write_sends_25_at_a_time_and_resends_what_stayed_unprocessed() -> None:
+    # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html
+    # ("up to 25 put or delete requests"; "UnprocessedItems": retry them with exponential backoff)
+    client = _Unprocessing(times=2)
+    batch_write(client, "t", _puts(30), first_pause_s=0)
+    assert [len(call) for call in client.calls] == [25, 1, 1, 5]
+    assert client.calls[1] == client.calls[2] == [_puts(25)[24]]
+
+
+def test_batch_write_raises_when_writes_stay_unprocessed_after_every_attempt() -> None:
+    client = _Unprocessing(times=100)
+    with pytest.raises(UnprocessedItems, match="1 writes to t stayed unprocessed after 3 attempts"):
+        batch_write(client, "t", _puts(3), attempts=3, first_pause_s=0)
+    assert len(client.calls) == 3

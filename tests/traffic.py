@@ -20,7 +20,7 @@ from urllib.parse import urlencode, urlsplit
 
 from draht.app import app, clients, sessions
 from draht.layout import client_item, session_item, wire
-from draht.local.store import local_table_name
+from draht.local.store import batch_write, local_table_name
 
 # Session counts per client: empty, single, exact multiples of common limits and
 # of the maximum limit, one past them, and a long tail.
@@ -67,22 +67,13 @@ def seed(store_client: Any, client_count: int = 120) -> Dataset:
             )
         newest_first.sort(reverse=True)
         session_ids[client_id] = tuple(session_id for _, session_id in newest_first)
-    _write(store_client, local_table_name(app.name, clients), client_items)
-    _write(store_client, local_table_name(app.name, sessions), session_items)
+    for table, items in ((clients, client_items), (sessions, session_items)):
+        batch_write(
+            store_client,
+            local_table_name(app.name, table),
+            [{"PutRequest": {"Item": item}} for item in items],
+        )
     return Dataset(client_ids=client_ids, session_ids=session_ids)
-
-
-def _write(store_client: Any, table_name: str, items: list[dict[str, Any]]) -> None:
-    for start in range(0, len(items), 25):
-        pending = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
-        for _ in range(20):
-            answer = store_client.batch_write_item(RequestItems={table_name: pending})
-            pending = answer.get("UnprocessedItems", {}).get(table_name, [])
-            if not pending:
-                break
-            time.sleep(0.05)
-        else:
-            raise RuntimeError(f"{len(pending)} items of {table_name} stayed unprocessed")
 
 
 Answer = tuple[int, dict[str, str], Any]

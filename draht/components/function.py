@@ -128,7 +128,7 @@ class Function(pulumi.ComponentResource):  # type: ignore[misc]  # pulumi is not
         for table_name, table in linked.items():
             environment[f"{model.RESOURCE_ENV_PREFIX}{table_name}"] = pulumi.Output.all(
                 table.name, table.arn
-            ).apply(lambda pair: model.link_value({"name": pair[0], "arn": pair[1]}))
+            ).apply(lambda pair: model.table_value(*pair))
 
         function = aws.lambda_.Function(
             name,

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import json
 import os
 import secrets
 import subprocess
@@ -38,15 +36,7 @@ from draht.local.events import (
 from draht.local.iam import caller_arn
 from draht.local.store import LOCAL_CREDENTIALS, LOCAL_REGION, local_table_name
 from draht.local.worker import FrameDecoder, FrameTooLarge, encode_frame
-from draht.model import (
-    APP_RESOURCE,
-    RESOURCE_ENV_PREFIX,
-    App,
-    Function,
-    app_value,
-    link_value,
-    policy_statements,
-)
+from draht.model import App, Function, policy_statements, resource_environment
 from draht.settings import Settings
 
 LOCAL_STAGE = "local"
@@ -118,16 +108,16 @@ class Deployment:
                 "AWS_REGION": self.region,
                 "AWS_DEFAULT_REGION": self.region,
                 "AWS_ENDPOINT_URL_DYNAMODB": self.store_endpoint,
-                RESOURCE_ENV_PREFIX + APP_RESOURCE: app_value(self.app, LOCAL_STAGE),
             }
         )
-        for link in function.links:
-            environment[RESOURCE_ENV_PREFIX + link.table.name] = link_value(
-                {
-                    "name": local_table_name(self.app.name, link.table),
-                    "arn": self.table_arns[link.table.name],
-                }
+        linked = {
+            link.table.name: (
+                local_table_name(self.app.name, link.table),
+                self.table_arns[link.table.name],
             )
+            for link in function.links
+        }
+        environment.update(resource_environment(self.app, LOCAL_STAGE, linked))
         return environment
 
     def init_frame(self, function: Function) -> bytes:
@@ -462,14 +452,3 @@ class Runtime:
 def _api_request_id() -> str:
     """An id shaped like API Gateway's (`JKJaXmPLvHcESHA=`), distinct from Lambda's UUID."""
     return base64.b64encode(secrets.token_bytes(10)).decode()
-
-
-def dumps_response(outcome: Outcome) -> str:
-    """A response as `draht invoke` prints it: status line, headers, then the body."""
-    response = outcome.response
-    lines = [f"HTTP {response.status}"]
-    lines += [f"{name}: {value}" for name, value in response.headers]
-    body = response.body.decode("utf-8", errors="replace")
-    with contextlib.suppress(ValueError):
-        body = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
-    return "\n".join([*lines, "", body])

@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from draht.layout import client_item, partition_key, session_item, wire
-from draht.local.store import local_table_name
+from draht.local.store import batch_write, local_table_name
 from draht.model import App, DeclarationError, Table
 
 SESSION_COUNT = 320
 HISTORY_DAYS = 45
-_BATCH = 25
 _NAMESPACE = uuid.UUID("5f1b7c3e-2d4a-4b8e-9c61-0d7e3a9f4b12")
 
 # Name, plan, country and relative activity: a few busy clients, a few quiet ones.
@@ -104,18 +102,6 @@ def _table(app: App, name: str) -> Table:
     raise DeclarationError(f"app {app.name} declares no {name} table to seed")
 
 
-def _batches(items: Sequence[Mapping[str, Any]]) -> Iterator[Sequence[Mapping[str, Any]]]:
-    for start in range(0, len(items), _BATCH):
-        yield items[start : start + _BATCH]
-
-
-def _write(client: Any, table_name: str, requests: list[dict[str, Any]]) -> None:
-    for batch in _batches(requests):
-        pending: dict[str, Any] = {table_name: list(batch)}
-        while pending:
-            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-
-
 def seed(client: Any, app: App, now: datetime | None = None) -> SampleData:
     """Replace the sample clients and their sessions in the app's tables; returns what it wrote."""
     data = sample_data(now or datetime.now(UTC))
@@ -131,13 +117,13 @@ def seed(client: Any, app: App, now: datetime | None = None) -> SampleData:
             ProjectionExpression="pk, sk",
         ):
             stale += [{"DeleteRequest": {"Key": key}} for key in page["Items"]]
-    _write(client, sessions_table, stale)
-    _write(
+    batch_write(client, sessions_table, stale)
+    batch_write(
         client,
         clients_table,
         [{"PutRequest": {"Item": wire(item)}} for item in data.clients],
     )
-    _write(
+    batch_write(
         client,
         sessions_table,
         [{"PutRequest": {"Item": wire(item)}} for item in data.sessions],

@@ -1,32 +1,20 @@
-"""`draht dev`'s HTTP front and its data folder.
+"""`draht dev`'s HTTP front.
 
-The front is a small HTTP/1.1 server on asyncio's protocol layer: one event loop
-parses requests, hands events to the workers through pipes and writes responses,
-so a warm request costs a few hundred microseconds and no thread.
-
-The data folder holds the store (LevelDB under `store/`), a lock and, while
-`draht dev` runs, `dev.json` naming its URL and store endpoint. LevelDB allows one
-process at a time, so `draht seed` and `draht invoke` use the running server's
-store when the lock is held, and start their own store when it is not.
+A small HTTP/1.1 server on asyncio's protocol layer: one event loop parses
+requests, hands events to the workers through pipes and writes responses, so a
+warm request costs a few hundred microseconds and no thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
-import json
-import os
-import shutil
 import sys
 import time
 import traceback
-from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
-from pathlib import Path
-from typing import IO, Any
+from typing import IO
 from urllib.parse import urlsplit
 
 from draht.local.events import (
@@ -37,7 +25,7 @@ from draht.local.events import (
     gateway_answer,
 )
 from draht.local.runtime import Deployment, Outcome, Runtime
-from draht.local.store import Dynalite, StoreError
+from draht.local.store import Store
 
 MAX_HEAD_BYTES = 64 * 1024
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -45,102 +33,6 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 
 _BAD_REQUEST = gateway_answer(400, "Bad Request")
 _HEADERS_TOO_LARGE = gateway_answer(431, "Request Header Fields Too Large")
-
-
-class DataFolderBusy(StoreError):
-    """Another process holds the data folder's store."""
-
-
-class DataFolder:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.store_dir = root / "store"
-        self._state_file = root / "dev.json"
-        self._lock_fd = -1
-
-    def lock(self) -> bool:
-        """Take the folder for this process; False when another process has it."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        self._lock_fd = fd
-        return True
-
-    def unlock(self) -> None:
-        if self._lock_fd >= 0:
-            self._state_file.unlink(missing_ok=True)
-            os.close(self._lock_fd)
-            self._lock_fd = -1
-
-    def record_server(self, url: str, store_endpoint: str) -> None:
-        state = {"pid": os.getpid(), "url": url, "storeEndpoint": store_endpoint}
-        self._state_file.write_text(json.dumps(state) + "\n")
-
-    def running_server(self) -> dict[str, Any] | None:
-        try:
-            state: dict[str, Any] = json.loads(self._state_file.read_text())
-        except (OSError, ValueError):
-            return None
-        return state
-
-    def empty(self) -> None:
-        shutil.rmtree(self.store_dir, ignore_errors=True)
-
-
-@dataclass(frozen=True)
-class Store:
-    """The store a command talks to, and how to describe it."""
-
-    endpoint: str
-    description: str
-    folder: DataFolder | None = None
-
-
-@contextlib.contextmanager
-def open_store(
-    data_dir: Path, endpoint: str | None, *, reset: bool = False, share_running: bool = False
-) -> Iterator[Store]:
-    """The store for a command: `endpoint` if given, else dynalite on the data folder.
-
-    With `share_running`, a data folder held by a running `draht dev` is used through
-    that server's store instead of being opened a second time.
-    """
-    if endpoint is not None:
-        yield Store(endpoint, f"{endpoint} (from --dynamodb-endpoint)")
-        return
-    folder = DataFolder(data_dir)
-    if not folder.lock():
-        running = folder.running_server()
-        if running is not None and share_running and not reset:
-            yield Store(
-                running["storeEndpoint"],
-                f"dynalite at {running['storeEndpoint']} of draht dev (pid {running['pid']})",
-            )
-            return
-        holder = (
-            f"draht dev (pid {running['pid']}, {running['url']})"
-            if running is not None
-            else "another draht command"
-        )
-        raise DataFolderBusy(
-            f"{holder} is using the data folder {data_dir}: stop it first,"
-            " or pass --data-dir for a separate store"
-        )
-    try:
-        if reset:
-            folder.empty()
-        with Dynalite(folder.store_dir) as dynalite:
-            yield Store(
-                dynalite.endpoint,
-                f"dynalite at {dynalite.endpoint}, data in {folder.store_dir}",
-                folder,
-            )
-    finally:
-        folder.unlock()
 
 
 class Console:

@@ -1,25 +1,38 @@
-"""The embedded DynamoDB-compatible store: dynalite, run by Node.js as a child process.
+"""The local DynamoDB-compatible store: dynalite, run by Node.js as a child process,
+and the data folder it keeps its tables in.
 
 Node picks a free loopback port itself and reports it, so two stores (a test run
 beside `draht dev`, say) never race for a port.
+
+The data folder holds the store (LevelDB under `store/`), a lock and, while
+`draht dev` runs, `dev.json` naming its URL and store endpoint. LevelDB allows one
+process at a time, so `draht seed` and `draht invoke` use the running server's
+store when the lock is held, and start their own store when it is not.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import select
 import shutil
 import signal
 import subprocess
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from draht import PROJECT_ROOT
 from draht.model import Table
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_REGION = "us-east-1"
+BATCH_WRITE_LIMIT = 25
+"""Write requests per BatchWriteItem call, DynamoDB's maximum."""
+BATCH_WRITE_ATTEMPTS = 8
 # dynalite accepts any credentials; boto3 still wants some to sign with.
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "draht-local", "AWS_SECRET_ACCESS_KEY": "draht-local"}
 
@@ -52,11 +65,9 @@ class Dynalite:
     def __init__(
         self,
         data_dir: Path | None = None,
-        project_root: Path = PROJECT_ROOT,
         port: int = 0,
     ) -> None:
         self.data_dir = data_dir
-        self._project_root = project_root
         self._process: subprocess.Popen[str] | None = None
         self._requested_port = port
         self.port = port
@@ -72,10 +83,10 @@ class Dynalite:
                 "draht dev needs Node.js 20 or newer for its local store: install it"
                 " (https://nodejs.org), or point --dynamodb-endpoint at another store"
             )
-        package = self._project_root / "node_modules" / "dynalite"
+        package = PROJECT_ROOT / "node_modules" / "dynalite"
         if not package.is_dir():
             raise StoreError(
-                f"dynalite is not installed under {self._project_root}: run `npm ci` there"
+                f"dynalite is not installed under {PROJECT_ROOT}: run `npm ci` there"
                 " (or `make install`), or point --dynamodb-endpoint at another store"
             )
         if self.data_dir is not None:
@@ -120,15 +131,107 @@ class Dynalite:
                 if stream is not None:
                     stream.close()
 
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
     def __enter__(self) -> Dynalite:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class DataFolderBusy(StoreError):
+    """Another process holds the data folder's store."""
+
+
+class DataFolder:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.store_dir = root / "store"
+        self._state_file = root / "dev.json"
+        self._lock_fd = -1
+
+    def lock(self) -> bool:
+        """Take the folder for this process; False when another process has it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        return True
+
+    def unlock(self) -> None:
+        if self._lock_fd >= 0:
+            self._state_file.unlink(missing_ok=True)
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    def record_server(self, url: str, store_endpoint: str) -> None:
+        state = {"pid": os.getpid(), "url": url, "storeEndpoint": store_endpoint}
+        self._state_file.write_text(json.dumps(state) + "\n")
+
+    def running_server(self) -> dict[str, Any] | None:
+        try:
+            state: dict[str, Any] = json.loads(self._state_file.read_text())
+        except (OSError, ValueError):
+            return None
+        return state
+
+    def empty(self) -> None:
+        shutil.rmtree(self.store_dir, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Store:
+    """The store a command talks to, and how to describe it."""
+
+    endpoint: str
+    description: str
+    folder: DataFolder | None = None
+
+
+@contextlib.contextmanager
+def open_store(
+    data_dir: Path, endpoint: str | None, *, reset: bool = False, share_running: bool = False
+) -> Iterator[Store]:
+    """The store for a command: `endpoint` if given, else dynalite on the data folder.
+
+    With `share_running`, a data folder held by a running `draht dev` is used through
+    that server's store instead of being opened a second time.
+    """
+    if endpoint is not None:
+        yield Store(endpoint, f"{endpoint} (from --dynamodb-endpoint)")
+        return
+    folder = DataFolder(data_dir)
+    if not folder.lock():
+        running = folder.running_server()
+        if running is not None and share_running and not reset:
+            yield Store(
+                running["storeEndpoint"],
+                f"dynalite at {running['storeEndpoint']} of draht dev (pid {running['pid']})",
+            )
+            return
+        holder = (
+            f"draht dev (pid {running['pid']}, {running['url']})"
+            if running is not None
+            else "another draht command"
+        )
+        raise DataFolderBusy(
+            f"{holder} is using the data folder {data_dir}: stop it first,"
+            " or pass --data-dir for a separate store"
+        )
+    try:
+        if reset:
+            folder.empty()
+        with Dynalite(folder.store_dir) as dynalite:
+            yield Store(
+                dynalite.endpoint,
+                f"dynalite at {dynalite.endpoint}, data in {folder.store_dir}",
+                folder,
+            )
+    finally:
+        folder.unlock()
 
 
 def dynamodb_client(endpoint: str, region: str = LOCAL_REGION) -> Any:
@@ -169,3 +272,37 @@ def ensure_tables(client: Any, app_name: str, tables: Iterable[Table]) -> dict[s
         description = client.describe_table(TableName=name)["Table"]
         arns[table.name] = description["TableArn"]
     return arns
+
+
+class UnprocessedItems(RuntimeError):
+    """Some writes of a batch stayed unprocessed after every retry."""
+
+
+def batch_write(
+    client: Any,
+    table_name: str,
+    requests: Sequence[Mapping[str, Any]],
+    *,
+    attempts: int = BATCH_WRITE_ATTEMPTS,
+    first_pause_s: float = 0.05,
+) -> None:
+    """Write `PutRequest`/`DeleteRequest`s to a table, 25 per BatchWriteItem call.
+
+    DynamoDB may leave part of a batch unprocessed; those requests are sent again with
+    exponential backoff, as its BatchWriteItem reference advises, up to `attempts` calls
+    per batch. What still remains raises `UnprocessedItems`: nothing is dropped quietly.
+    """
+    for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+        pending = [dict(request) for request in requests[start : start + BATCH_WRITE_LIMIT]]
+        for attempt in range(attempts):
+            answer = client.batch_write_item(RequestItems={table_name: pending})
+            pending = (answer.get("UnprocessedItems") or {}).get(table_name, [])
+            if not pending:
+                break
+            if attempt + 1 < attempts:
+                time.sleep(min(1.0, first_pause_s * 2**attempt))
+        else:
+            raise UnprocessedItems(
+                f"{len(pending)} writes to {table_name} stayed unprocessed"
+                f" after {attempts} attempts"
+            )

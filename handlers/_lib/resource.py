@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 _PREFIX = "DRAHT_RESOURCE_"
+_APP = "App"
 
 
 class LinkError(LookupError):
@@ -29,14 +30,22 @@ class _Resources:
             raise AttributeError(name)
         raw = os.environ.get(_PREFIX + name)
         if raw is None:
-            linked = sorted(key[len(_PREFIX) :] for key in os.environ if key.startswith(_PREFIX))
             raise LinkError(
-                f"{name} is not linked to this function (linked: {', '.join(linked) or 'none'});"
+                f"{name} is not linked to this function (linked: {', '.join(_linked()) or 'none'});"
                 f" add a link to {name} in draht/app.py"
             )
         value = SimpleNamespace(**json.loads(raw))
         setattr(self, name, value)
         return value
+
+
+def _linked() -> list[str]:
+    return sorted(key[len(_PREFIX) :] for key in os.environ if key.startswith(_PREFIX))
+
+
+def linked_tables() -> list[str]:
+    """The names of the tables linked to this function (every linked resource but `App`)."""
+    return [name for name in _linked() if name != _APP]
 
 
 Resource = _Resources()
