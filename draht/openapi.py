@@ -25,11 +25,22 @@ Schema = dict[str, Any]
 LIMIT_MAX = 100
 LIMIT_DEFAULT = 25
 CLIENT_ID_MAX_LENGTH = 256
+# `SESSION#<startedAt>#<sessionId>` must stay within DynamoDB's 1,024-byte sort key: 128
+# characters are at most 512 bytes of UTF-8.
+SESSION_ID_MAX_LENGTH = 128
+# A path segment holds an id only without `/`; control characters have no place in keys.
+ID_PATTERN = "^[^/\\u0000-\\u001f\\u007f]+$"
 CURSOR_MAX_LENGTH = 20000
 CURSOR_PATTERN = "^[A-Za-z0-9_-]+$"
+# One fixed width to the second, so the sort key orders sessions as their start times.
+UTC_SECOND_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
+DECIMAL_PATTERN = "^(0|[1-9][0-9]{0,11})([.][0-9]{1,6})?$"
+TOKENS_MAX = 10**12
+REQUEST_BODY_MAX_BYTES = 64 * 1024
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 JSON_MEDIA_TYPE = "application/json"
+MERGE_PATCH_MEDIA_TYPE = "application/merge-patch+json"
 
 
 def _ref(name: str) -> Schema:
@@ -56,6 +67,177 @@ _HEALTH_IDENTITY: Schema = {
     "timestamp": {"type": "string", "format": "date-time"},
 }
 
+
+def _text(description: str, max_length: int, min_length: int = 1) -> Schema:
+    return {
+        "type": "string",
+        "minLength": min_length,
+        "maxLength": max_length,
+        "description": description,
+    }
+
+
+def _utc(description: str) -> Schema:
+    return {
+        "type": "string",
+        "format": "date-time",
+        "pattern": UTC_SECOND_PATTERN,
+        "description": f"{description} ISO 8601 UTC to the second, e.g. 2026-11-29T14:05:00Z.",
+    }
+
+
+def _decimal(description: str) -> Schema:
+    return {
+        "type": "string",
+        "pattern": DECIMAL_PATTERN,
+        "maxLength": 19,
+        "description": f"{description} An exact decimal as a string (never a float): up to 12"
+        ' digits, then up to 6 after the point, e.g. "0.4213".',
+    }
+
+
+_CURRENCY: Schema = {
+    "type": "string",
+    "pattern": "^[A-Z]{3}$",
+    "description": "ISO 4217 currency code, e.g. EUR.",
+}
+CLIENT_ID: Schema = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": CLIENT_ID_MAX_LENGTH,
+    "pattern": ID_PATTERN,
+    "description": "The client's id: 1 to 256 characters, no `/` and no control characters.",
+}
+SESSION_ID: Schema = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": SESSION_ID_MAX_LENGTH,
+    "pattern": ID_PATTERN,
+    "description": "The session's id, unique within its client: 1 to 128 characters, no `/`"
+    " and no control characters. Generate it yourself to retry a create safely.",
+}
+_TOKENS: Schema = {"type": "integer", "minimum": 0, "maximum": TOKENS_MAX}
+
+# What a client of Draht may write on a session, beside its ids and start.
+SESSION_FIELDS: dict[str, Schema] = {
+    "title": _text("What the session was about, as an invoice line shows it.", 200),
+    "model": _text("The AI model the agent ran, e.g. claude-sonnet-4-5.", 100),
+    "endedAt": _utc("When the session ended, never before startedAt."),
+    "inputTokens": {**_TOKENS, "description": "Tokens sent to the model."},
+    "outputTokens": {**_TOKENS, "description": "Tokens the model produced."},
+    "cost": _decimal("What the session cost, in `currency`; requires `currency`."),
+    "currency": _CURRENCY,
+    "billable": {"type": "boolean", "description": "Whether the session goes on an invoice."},
+    "notes": _text("The freelancer's own notes.", 10000, min_length=0),
+    "summary": _text("What was done, for the client to read.", 10000, min_length=0),
+}
+SESSION_IMMUTABLE: dict[str, Schema] = {
+    "clientId": {**CLIENT_ID, "description": "The client the session is billed to; must exist."},
+    "sessionId": SESSION_ID,
+    "startedAt": _utc("When the session started; now when left out."),
+}
+
+# What a freelancer puts on an invoice about a client.
+CLIENT_FIELDS: dict[str, Schema] = {
+    "name": _text("The client's name, as invoices address it.", 200),
+    "contactName": _text("The person to address.", 200),
+    "email": {
+        "type": "string",
+        "format": "email",
+        "maxLength": 254,
+        "description": "Billing email.",
+    },
+    "phone": {"type": "string", "pattern": "^[+]?[0-9][0-9 ()./-]{2,31}$", "description": "Phone."},
+    "address": _text("Postal address as printed on invoices, lines separated by \\n.", 1000),
+    "country": {
+        "type": "string",
+        "pattern": "^[A-Z]{2}$",
+        "description": "ISO 3166-1 alpha-2 country code, e.g. DE.",
+    },
+    "vatId": {
+        "type": "string",
+        "pattern": "^[A-Za-z0-9][A-Za-z0-9 .+*-]{1,31}$",
+        "description": "VAT or other tax id, e.g. DE123456789.",
+    },
+    "currency": _CURRENCY,
+    "hourlyRate": _decimal("The agreed rate per hour, in `currency`; requires `currency`."),
+    "paymentTermsDays": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 365,
+        "description": "Days an invoice may stay unpaid.",
+    },
+    "notes": _text("The freelancer's own notes.", 10000, min_length=0),
+}
+
+
+def _create(
+    description: str,
+    fields: dict[str, Schema],
+    required: list[str],
+    dependent: dict[str, list[str]],
+) -> Schema:
+    return {
+        "type": "object",
+        "description": description,
+        "required": required,
+        "additionalProperties": False,
+        "properties": fields,
+        "dependentRequired": dependent,
+    }
+
+
+def merge_patch(schema: Schema, immutable: tuple[str, ...]) -> Schema:
+    """The RFC 7396 patch of a create schema: any writable field; null removes an optional one."""
+    properties = {}
+    for name, field in schema["properties"].items():
+        if name in immutable:
+            continue
+        if name not in schema["required"]:
+            field = {**field, "type": [field["type"], "null"]}
+        properties[name] = field
+    return {
+        "type": "object",
+        "description": "A JSON Merge Patch (RFC 7396): the fields to set; null removes one."
+        " The patched resource must still be valid as a whole.",
+        "additionalProperties": False,
+        "properties": properties,
+    }
+
+
+_SESSION_CREATE = _create(
+    "A new session of an existing client. Retrying with the same sessionId and content"
+    " returns the stored session.",
+    {**SESSION_IMMUTABLE, **SESSION_FIELDS},
+    ["clientId"],
+    {"cost": ["currency"]},
+)
+_CLIENT_CREATE = _create(
+    "A new client; clientId is generated when left out. Retrying with the same clientId and"
+    " content returns the stored client.",
+    {"clientId": CLIENT_ID, **CLIENT_FIELDS},
+    ["name"],
+    {"hourlyRate": ["currency"]},
+)
+# What request bodies and ids are validated against; draht/package.py generates the handlers'
+# validator code from exactly these.
+REQUEST_SCHEMAS: dict[str, Schema] = {
+    "SessionCreate": _SESSION_CREATE,
+    "SessionPatch": merge_patch(_SESSION_CREATE, tuple(SESSION_IMMUTABLE)),
+    "ClientCreate": _CLIENT_CREATE,
+    "ClientPatch": merge_patch(_CLIENT_CREATE, ("clientId",)),
+    "ClientId": CLIENT_ID,
+    "SessionId": SESSION_ID,
+}
+
+# Set by the API on every write; never accepted in a request.
+_VERSION: Schema = {
+    "type": "integer",
+    "minimum": 1,
+    "description": "Raised by one on every write; the ETag header validates it.",
+}
+_UPDATED_AT = _utc("When the item was last written.")
+
 SCHEMAS: dict[str, Schema] = {
     "Problem": {
         "type": "object",
@@ -70,6 +252,23 @@ SCHEMAS: dict[str, Schema] = {
             "status": {"type": "integer", "minimum": 400, "maximum": 599},
             "detail": {"type": "string"},
             "requestId": {"type": "string", "minLength": 1},
+            "errors": {
+                "description": "With 400 for a body: each field that is wrong, where and why.",
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "required": ["pointer", "detail"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "pointer": {
+                            "type": "string",
+                            "description": "RFC 6901 JSON pointer into the request body.",
+                        },
+                        "detail": {"type": "string"},
+                    },
+                },
+            },
         },
     },
     "HealthOk": {
@@ -112,6 +311,9 @@ SCHEMAS: dict[str, Schema] = {
             "clientId": {"type": "string", "minLength": 1},
             "sessionId": {"type": "string", "minLength": 1},
             "startedAt": {"type": "string", "format": "date-time"},
+            **SESSION_FIELDS,
+            "version": _VERSION,
+            "updatedAt": _UPDATED_AT,
         },
         "not": {"anyOf": [{"required": ["pk"]}, {"required": ["sk"]}]},
     },
@@ -124,6 +326,9 @@ SCHEMAS: dict[str, Schema] = {
             "clientId": {"type": "string", "minLength": 1},
             "name": {"type": "string"},
             "createdAt": {"type": "string", "format": "date-time"},
+            **{name: field for name, field in CLIENT_FIELDS.items() if name != "name"},
+            "version": _VERSION,
+            "updatedAt": _UPDATED_AT,
         },
     },
     "NextCursor": {
@@ -141,6 +346,7 @@ SCHEMAS: dict[str, Schema] = {
         "required": ["message"],
         "properties": {"message": {"type": "string"}},
     },
+    **{name: schema for name, schema in REQUEST_SCHEMAS.items() if schema["type"] == "object"},
 }
 
 _LIMIT: Schema = {
@@ -190,6 +396,33 @@ def _problem(status: int, description: str) -> Schema:
 _BAD_REQUEST = _problem(400, "A parameter is missing, malformed or out of bounds.")
 _UNEXPECTED = _problem(500, "An unexpected error, logged under the request id.")
 _STORE_UNAVAILABLE = _problem(503, "DynamoDB throttled or could not be reached after retries.")
+_BAD_BODY = _problem(
+    400,
+    "A parameter or id is malformed, the body is not JSON, has unknown fields (named), or a"
+    " field breaks its type, length, format or bound (`errors` points at each).",
+)
+_NOT_FOUND = _problem(404, "No such item.")
+_TOO_LARGE = _problem(413, f"The body is over {REQUEST_BODY_MAX_BYTES} bytes.")
+_WRONG_MEDIA_TYPE = _problem(415, "The body's Content-Type is not the one this route takes.")
+_STALE = _problem(412, "If-Match names no current ETag: the item changed since it was read.")
+
+_ETAG: Schema = {
+    "description": "Strong validator of the item's current version; send it as If-Match.",
+    "required": True,
+    "schema": {"type": "string", "pattern": '^"[A-Za-z0-9_-]+"$'},
+}
+_LOCATION: Schema = {
+    "description": "Where the item is read, patched and deleted.",
+    "required": True,
+    "schema": {"type": "string", "format": "uri-reference"},
+}
+_IF_MATCH: Schema = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "description": "Write only if the item's ETag is one of these (`*`: if it exists); else 412.",
+    "schema": {"type": "string", "minLength": 1},
+}
 
 
 @dataclass(frozen=True)
@@ -197,6 +430,61 @@ class RouteDoc:
     operation_id: str
     parameters: tuple[Schema, ...]
     responses: dict[str, Schema]
+    request_body: Schema | None = None
+
+
+def _item(description: str, schema: str, links: dict[str, Schema] | None = None) -> Schema:
+    """An item answer, with the ETag of what it holds (and its Location when created)."""
+    response = {**_json(description, schema), "headers": {"ETag": _ETAG}}
+    if links:
+        response["links"] = links
+    return response
+
+
+def _created(description: str, schema: str, links: dict[str, Schema]) -> Schema:
+    response = _item(description, schema, links)
+    response["headers"] = {**response["headers"], "Location": _LOCATION}
+    return response
+
+
+def _body(schema: str, media_type: str) -> Schema:
+    return {"required": True, "content": {media_type: {"schema": _ref(schema)}}}
+
+
+def _path_id(name: str, schema: Schema) -> Schema:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+_CLIENT_PATH = _path_id("clientId", CLIENT_ID)
+_SESSION_PATH = _path_id("sessionId", SESSION_ID)
+_SESSION_CLIENT: Schema = {
+    "name": "clientId",
+    "in": "query",
+    "required": True,
+    "description": "The session's client.",
+    "schema": CLIENT_ID,
+}
+
+
+def _links(kind: str, parameters: dict[str, str]) -> dict[str, Schema]:
+    """What a created item leads to: reading, patching and deleting it."""
+    return {
+        f"{verb.capitalize()}{kind}": {
+            "operationId": f"{verb}{kind}",
+            "parameters": parameters,
+        }
+        for verb in ("get", "patch", "delete")
+    }
+
+
+_CLIENT_LINKS = _links("Client", {"path.clientId": "$response.body#/clientId"})
+_SESSION_LINKS = _links(
+    "Session",
+    {
+        "path.sessionId": "$response.body#/sessionId",
+        "query.clientId": "$response.body#/clientId",
+    },
+)
 
 
 ROUTE_DOCS: dict[str, RouteDoc] = {
@@ -250,6 +538,123 @@ ROUTE_DOCS: dict[str, RouteDoc] = {
             "503": _STORE_UNAVAILABLE,
         },
     ),
+    "POST /clients": RouteDoc(
+        operation_id="createClient",
+        parameters=(),
+        request_body=_body("ClientCreate", JSON_MEDIA_TYPE),
+        responses={
+            "200": _item("A retry: this clientId already holds this content.", "Client"),
+            "201": _created("Created.", "Client", _CLIENT_LINKS),
+            "400": _BAD_BODY,
+            "409": _problem(409, "This clientId already holds other content."),
+            "413": _TOO_LARGE,
+            "415": _WRONG_MEDIA_TYPE,
+            "500": _UNEXPECTED,
+            "503": _STORE_UNAVAILABLE,
+        },
+    ),
+    "GET /clients/{clientId}": RouteDoc(
+        operation_id="getClient",
+        parameters=(_CLIENT_PATH,),
+        responses={
+            "200": _item("The client, as last written.", "Client"),
+            "400": _BAD_BODY,
+            "404": _NOT_FOUND,
+            "500": _UNEXPECTED,
+            "503": _STORE_UNAVAILABLE,
+        },
+    ),
+    "PATCH /clients/{clientId}": RouteDoc(
+        operation_id="patchClient",
+        parameters=(_CLIENT_PATH, _IF_MATCH),
+        request_body=_body("ClientPatch", MERGE_PATCH_MEDIA_TYPE),
+        responses={
+            "200": _item("The patched client.", "Client"),
+            "400": _BAD_BODY,
+            "404": _NOT_FOUND,
+            "409": _problem(409, "Other writes kept changing the client; read it and retry."),
+            "412": _STALE,
+            "413": _TOO_LARGE,
+            "415": _WRONG_MEDIA_TYPE,
+            "500": _UNEXPECTED,
+            "503": _STORE_UNAVAILABLE,
+        },
+    ),
+    "DELETE /clients/{clientId}": RouteDoc(
+        operation_id="deleteClient",
+        parameters=(_CLIENT_PATH, _IF_MATCH),
+        responses={
+            "204": {"description": "Deleted."},
+            "400": _BAD_BODY,
+            "404": _NOT_FOUND,
+            "409": _problem(
+                409,
+                "The client still has sessions, or some are being created, or it is being"
+                " deleted: delete its sessions first.",
+            ),
+            "412": _STALE,
+            "500": _UNEXPECTED,
+            "503": _STORE_UNAVAILABLE,
+        },
+    ),
+    "POST /sessions": RouteDoc(
+        operation_id="createSession",
+        parameters=(),
+        request_body=_body("SessionCreate", JSON_MEDIA_TYPE),
+        responses={
+            "200": _item("A retry: this sessionId already holds this content.", "Session"),
+            "201": _created("Created.", "Session", _SESSION_LINKS),
+            "400": _BAD_BODY,
+            "409": _problem(
+                409, "This sessionId already holds other content, or the client is being deleted."
+            ),
+            "413": _TOO_LARGE,
+            "415": _WRONG_MEDIA_TYPE,
+            "422": _problem(422, "No client has this clientId."),
+            "500": _UNEXPECTED,
+            "503": _STORE_UNAVAILABLE,
+        },
+    ),
+    "GET /sessions/{sessionId}": RouteDoc(
+        operation_id="getSession",
+        parameters=(_SESSION_PATH, _SESSION_CLIENT),
+        responses={
+            "200": _item("The session, as last written.", "Session"),
+            "400": _BAD_BODY,
+            "404": _NOT_FOUND,
+            "500": _UNEXPECTED,
+            "503": _STORE_UNAVAILABLE,
+        },
+    ),
+    "PATCH /sessions/{sessionId}": RouteDoc(
+        operation_id="patchSession",
+        parameters=(_SESSION_PATH, _SESSION_CLIENT, _IF_MATCH),
+        request_body=_body("SessionPatch", MERGE_PATCH_MEDIA_TYPE),
+        responses={
+            "200": _item("The patched session.", "Session"),
+            "400": _BAD_BODY,
+            "404": _NOT_FOUND,
+            "409": _problem(409, "Other writes kept changing the session; read it and retry."),
+            "412": _STALE,
+            "413": _TOO_LARGE,
+            "415": _WRONG_MEDIA_TYPE,
+            "500": _UNEXPECTED,
+            "503": _STORE_UNAVAILABLE,
+        },
+    ),
+    "DELETE /sessions/{sessionId}": RouteDoc(
+        operation_id="deleteSession",
+        parameters=(_SESSION_PATH, _SESSION_CLIENT, _IF_MATCH),
+        responses={
+            "204": {"description": "Deleted."},
+            "400": _BAD_BODY,
+            "404": _NOT_FOUND,
+            "409": _problem(409, "Other writes kept changing the session; read it and retry."),
+            "412": _STALE,
+            "500": _UNEXPECTED,
+            "503": _STORE_UNAVAILABLE,
+        },
+    ),
 }
 
 _SECURITY_SCHEMES: dict[AuthMode, dict[str, Schema]] = {
@@ -296,7 +701,9 @@ def document(app: App, auth: AuthMode = "iam") -> dict[str, Any]:
             "info": {
                 "title": f"{app.name} API",
                 "version": version("draht-infra"),
-                "description": "Draht's HTTP API: health, and paginated sessions and clients.",
+                "description": "Draht's HTTP API: health, and the sessions and clients a"
+                " freelancer bills: listed a page at a time, created idempotently, read,"
+                " merge-patched under If-Match and deleted.",
             },
             "paths": paths,
             "components": components,
@@ -314,10 +721,13 @@ def _operation(route: Route, auth: AuthMode) -> dict[str, Any]:
             "description": description,
             "content": {JSON_MEDIA_TYPE: {"schema": _ref("GatewayMessage")}},
         }
-    return {
+    operation: dict[str, Any] = {
         "operationId": doc.operation_id,
         "summary": route.function.description,
         "parameters": list(doc.parameters),
         "responses": dict(sorted(responses.items())),
         "security": [{name: []} for name in schemes],
     }
+    if doc.request_body is not None:
+        operation["requestBody"] = doc.request_body
+    return operation

@@ -310,10 +310,32 @@ def test_pages_of_large_items_stay_within_lambdas_response_limit(store_endpoint:
 def test_each_handler_calls_exactly_the_actions_its_links_grant(
     api: Handlers, store_calls: CallRecorder
 ) -> None:
+    def every_sessions_route() -> None:
+        _all_pages(api, "GET /sessions", "sessions", clientId=MANY)
+        session = {"path": {"sessionId": "granted"}, "query": {"clientId": "c00"}}
+        create = {"clientId": "c00", "sessionId": "granted"}
+        assert api.call("POST /sessions", json_body=create).status == 201
+        assert api.call("POST /sessions", json_body={"clientId": "nobody"}).status == 422
+        assert api.call("GET /sessions/{sessionId}", **session).status == 200
+        patch = {"title": "Granted"}
+        assert api.call("PATCH /sessions/{sessionId}", json_body=patch, **session).status == 200
+        assert api.call("DELETE /sessions/{sessionId}", **session).status == 204
+
+    def every_clients_route() -> None:
+        _all_pages(api, "GET /clients", "clients", limit="5")
+        client = {"path": {"clientId": "granted"}}
+        assert (
+            api.call("POST /clients", json_body={"clientId": "granted", "name": "G"}).status == 201
+        )
+        assert api.call("GET /clients/{clientId}", **client).status == 200
+        patch = {"name": "Granted"}
+        assert api.call("PATCH /clients/{clientId}", json_body=patch, **client).status == 200
+        assert api.call("DELETE /clients/{clientId}", **client).status == 204
+
     calls = {
         "Health": lambda: api.call("GET /health", {"deep": "true"}),
-        "ListSessions": lambda: _all_pages(api, "GET /sessions", "sessions", clientId=MANY),
-        "ListClients": lambda: _all_pages(api, "GET /clients", "clients", limit="5"),
+        "ListSessions": every_sessions_route,
+        "ListClients": every_clients_route,
     }
     for function in app.functions:
         store_calls.calls.clear()

@@ -95,9 +95,12 @@ def test_real_app_serves_every_route_and_the_seeded_data(tmp_path: Path) -> None
 def test_banner_lists_routes_functions_tables_store_and_auth(tmp_path: Path) -> None:
     server = DevProcess(["--data-dir", str(tmp_path)])
     try:
-        server.wait_for(r"GET /sessions\s+-> ListSessions\s+-> Sessions \(Query\)\s+\[iam auth")
+        server.wait_for(
+            r"GET /sessions\s+-> ListSessions\s+-> Sessions \(Query, PutItem, UpdateItem,"
+            r" DeleteItem; bySessionId: Query\), Clients \(GetItem, UpdateItem\)\s+\[iam auth"
+        )
         server.wait_for(r"^store\s+dynalite at http://127\.0\.0\.1:\d+, data in .*store")
-        server.wait_for(r"^auth\s+2 protected route\(s\) served without auth here")
+        server.wait_for(r"^auth\s+10 protected route\(s\) served without auth here")
     finally:
         server.stop()
 
@@ -448,7 +451,13 @@ def test_invoke_runs_one_request_through_a_worker(tmp_path: Path) -> None:
 def test_openapi_prints_the_document() -> None:
     result = run_draht("openapi")
     assert result.returncode == 0, result.stderr
-    assert set(json.loads(result.stdout)["paths"]) == {"/health", "/sessions", "/clients"}
+    assert set(json.loads(result.stdout)["paths"]) == {
+        "/health",
+        "/sessions",
+        "/sessions/{sessionId}",
+        "/clients",
+        "/clients/{clientId}",
+    }
 
 
 def test_without_node_dev_fails_with_one_line_naming_what_to_do(tmp_path: Path) -> None:

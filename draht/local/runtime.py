@@ -37,6 +37,7 @@ from draht.local.iam import caller_arn
 from draht.local.store import LOCAL_CREDENTIALS, LOCAL_REGION, local_table_name
 from draht.local.worker import FrameDecoder, FrameTooLarge, encode_frame
 from draht.model import App, Function, policy_statements, resource_environment
+from draht.package import GENERATED_DIR, write_validators
 from draht.settings import Settings
 
 LOCAL_STAGE = "local"
@@ -62,6 +63,8 @@ class Deployment:
     table_arns: Mapping[str, str]
     region: str = LOCAL_REGION
     credentials: Mapping[str, str] = field(default_factory=lambda: dict(LOCAL_CREDENTIALS))
+    generated_dir: Path = GENERATED_DIR
+    """Where the code generated into the zips (the request validators) is written for workers."""
 
     @property
     def _any_table_arn(self) -> str | None:
@@ -126,6 +129,7 @@ class Deployment:
                 "module": function.module,
                 "attribute": function.attribute,
                 "handlersDir": str(self.handlers_dir),
+                "generatedDir": str(self.generated_dir),
                 "functionArn": self.function_arn(function),
                 "statements": policy_statements(function, self.table_arns),
                 "caller": caller_arn(self.account_id, self.role_name(function), function.name),
@@ -406,6 +410,8 @@ class Runtime:
         on_reload: Callable[[], None] | None = None,
     ) -> None:
         self.deployment = deployment
+        # Workers import what the zips carry: the handlers and the code generated for them.
+        write_validators(deployment.generated_dir)
         self._router = Router(deployment.app.routes)
         self._pools = {
             function.name: FunctionPool(deployment, function, max_workers_per_function)

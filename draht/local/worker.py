@@ -142,7 +142,8 @@ def _load_handler(init: dict[str, Any]) -> Callable[[Any, Any], Any]:
         caller=init["caller"],
         table_arn_prefix=init["tableArnPrefix"],
     ).install()
-    sys.path.insert(0, init["handlersDir"])
+    # As in a zip, the generated modules sit beside the handlers.
+    sys.path[0:0] = [init["handlersDir"], init["generatedDir"]]
     module = importlib.import_module(init["module"])
     handler: Callable[[Any, Any], Any] = getattr(module, init["attribute"])
     return handler
