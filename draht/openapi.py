@@ -421,7 +421,9 @@ _IF_MATCH: Schema = {
     "in": "header",
     "required": False,
     "description": "Write only if the item's ETag is one of these (`*`: if it exists); else 412.",
-    "schema": {"type": "string", "minLength": 1},
+    # RFC 9110 section 13.1.1: `"*" / #entity-tag`, and a `#` list may be empty; an empty
+    # field is a list that matches no ETag, so it is a 412 rather than a malformed request.
+    "schema": {"type": "string"},
 }
 
 
@@ -477,7 +479,15 @@ def _links(kind: str, parameters: dict[str, str]) -> dict[str, Schema]:
     }
 
 
-_CLIENT_LINKS = _links("Client", {"path.clientId": "$response.body#/clientId"})
+_CLIENT_LINKS = {
+    **_links("Client", {"path.clientId": "$response.body#/clientId"}),
+    # A created client can be billed sessions. The literal body holds a runtime expression for
+    # clientId, which link-following tools (schemathesis) evaluate and merge into the body.
+    "CreateSessionOfClient": {
+        "operationId": "createSession",
+        "requestBody": {"clientId": "$response.body#/clientId"},
+    },
+}
 _SESSION_LINKS = _links(
     "Session",
     {
