@@ -15,9 +15,17 @@ UV_INSTALL := $(UV) pip install --quiet --python $(PY) --no-deps
 # Every lock is resolved for the oldest Python the project supports.
 LOCK := $(UV) pip compile --quiet --generate-hashes --python-version 3.11 $(LOCK_ARGS)
 
-.PHONY: install dev test test-moto lint lock bench fuzz-long openapi measure-setup clean
+.PHONY: install full-install local-install dev test test-moto lint lock bench fuzz-long openapi measure-setup clean
 
-install: $(FULL_STAMP) $(NODE_STAMP)
+# The Python and npm installs wait on the network more than on the CPU, so `install` and
+# `dev` run them side by side (-j2 in a sub-make, leaving the rest of the Makefile in order).
+install:
+	@$(MAKE) --no-print-directory -j2 full-install
+
+full-install: $(FULL_STAMP) $(NODE_STAMP)
+	@:
+local-install: $(LOCAL_STAMP) $(NODE_STAMP)
+	@:
 
 # uv lives in the project's own environment, which pip only ever touches to put it there.
 $(UV): requirements-uv.lock
@@ -48,7 +56,8 @@ lock: $(UV)
 	$(LOCK) pyproject.toml --extra deploy --extra dev --group build -o requirements.lock
 	$(LOCK) pyproject.toml --group build -c requirements.lock -o requirements-local.lock
 
-dev: $(LOCAL_STAMP) $(NODE_STAMP)
+dev:
+	@$(MAKE) --no-print-directory -j2 local-install
 	$(VENV)/bin/draht seed
 	$(VENV)/bin/draht dev --port $(PORT)
 

@@ -1,6 +1,7 @@
 """`make measure-setup`: what a newcomer waits for, timed on a fresh clone with cold caches.
 
-Clones the current commit into a temporary folder and, with empty uv, pip and npm caches:
+Clones the current commit into a temporary folder and, with empty uv, pip and npm caches
+(each line of `make dev`'s output is stamped with the seconds since it started):
 - times `make dev` from its start to the first answer of `GET /health` (on a free port),
   then measures the environment it made (.venv; node_modules apart);
 - in a second fresh clone, times `make test` end to end and measures its .venv.
@@ -17,7 +18,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -87,7 +87,7 @@ def first_answer(clone: Clone) -> float:
     try:
         assert dev.stdout is not None
         for line in dev.stdout:
-            sys.stdout.write(f"  | {line}")
+            print(f"  {time.perf_counter() - started:6.1f} s | {line}", end="", flush=True)
             found = URL.search(line)
             if found:
                 return _poll_health(found.group(1), started)
@@ -126,21 +126,22 @@ def main() -> None:
     parser.add_argument("--skip-test", action="store_true", help="measure only `make dev`")
     args = parser.parse_args()
 
-    rows: list[tuple[str, str]] = []
+    rows: list[str] = []
+
+    def record(name: str, figure: str) -> None:
+        rows.append(f"| {name} | {figure} |")
+        print(f"measured: {name}: {figure}", flush=True)
+
     with fresh_clone() as clone:
-        rows.append(("first `make dev` to the first answer", f"{first_answer(clone):.1f} s"))
-        rows.append(("its .venv", f"{size_mb(clone.root / '.venv'):.0f} MB"))
-        rows.append(("its node_modules", f"{size_mb(clone.root / 'node_modules'):.0f} MB"))
+        record("first `make dev` to the first answer", f"{first_answer(clone):.1f} s")
+        record("its .venv", f"{size_mb(clone.root / '.venv'):.0f} MB")
+        record("its node_modules", f"{size_mb(clone.root / 'node_modules'):.0f} MB")
     if not args.skip_test:
         with fresh_clone() as clone:
-            rows.append(("first `make test`, end to end", f"{timed_make_test(clone):.0f} s"))
-            rows.append(("its .venv", f"{size_mb(clone.root / '.venv'):.0f} MB"))
+            record("first `make test`, end to end", f"{timed_make_test(clone):.0f} s")
+            record("its .venv", f"{size_mb(clone.root / '.venv'):.0f} MB")
 
-    print()
-    print("| fresh clone, cold caches | measured |")
-    print("| --- | --- |")
-    for name, figure in rows:
-        print(f"| {name} | {figure} |")
+    print("\n| fresh clone, cold caches | measured |\n| --- | --- |", *rows, sep="\n")
 
 
 if __name__ == "__main__":
