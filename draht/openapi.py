@@ -117,6 +117,11 @@ SESSION_ID: Schema = {
     " and no control characters. Generate it yourself to retry a create safely.",
 }
 _TOKENS: Schema = {"type": "integer", "minimum": 0, "maximum": TOKENS_MAX}
+# RFC 9110 section 13.1.1: `*`, or entity tags (section 8.8.3), each optionally weak.
+IF_MATCH: Schema = {
+    "type": "string",
+    "pattern": '^([*]|(W/)?"[!#-~]*"( *, *(W/)?"[!#-~]*")*)$',
+}
 
 # What a client of Draht may write on a session, beside its ids and start.
 SESSION_FIELDS: dict[str, Schema] = {
@@ -420,10 +425,9 @@ _IF_MATCH: Schema = {
     "name": "If-Match",
     "in": "header",
     "required": False,
-    "description": "Write only if the item's ETag is one of these (`*`: if it exists); else 412.",
-    # RFC 9110 section 13.1.1: `"*" / #entity-tag`, and a `#` list may be empty; an empty
-    # field is a list that matches no ETag, so it is a 412 rather than a malformed request.
-    "schema": {"type": "string"},
+    "description": "Write only if the item's ETag is one of these (`*`: if it exists); else 412."
+    " Compared strongly: a weak (W/) tag never matches, nor does anything but an ETag.",
+    "schema": IF_MATCH,
 }
 
 
@@ -497,6 +501,64 @@ _SESSION_LINKS = _links(
 )
 
 
+# Every answer of an item route but its own: bad input, and the store failing or unexpected.
+_ITEM_FAILURES = {"400": _BAD_BODY, "500": _UNEXPECTED, "503": _STORE_UNAVAILABLE}
+
+
+def _create_doc(
+    operation_id: str,
+    body: str,
+    item: str,
+    links: dict[str, Schema],
+    conflict: str,
+    unknown_reference: str | None = None,
+) -> RouteDoc:
+    responses = {
+        "200": _item("A retry: this id already holds this content.", item),
+        "201": _created("Created.", item, links),
+        "409": _problem(409, conflict),
+        "413": _TOO_LARGE,
+        "415": _WRONG_MEDIA_TYPE,
+        **_ITEM_FAILURES,
+    }
+    if unknown_reference is not None:
+        responses["422"] = _problem(422, unknown_reference)
+    return RouteDoc(operation_id, (), responses, _body(body, JSON_MEDIA_TYPE))
+
+
+def _get_doc(operation_id: str, parameters: tuple[Schema, ...], item: str) -> RouteDoc:
+    responses = {
+        "200": _item("As last written.", item),
+        "404": _NOT_FOUND,
+        **_ITEM_FAILURES,
+    }
+    return RouteDoc(operation_id, parameters, responses)
+
+
+def _patch_doc(operation_id: str, parameters: tuple[Schema, ...], body: str, item: str) -> RouteDoc:
+    responses = {
+        "200": _item("Patched.", item),
+        "404": _NOT_FOUND,
+        "409": _problem(409, "Other writes kept changing the item; read it and retry."),
+        "412": _STALE,
+        "413": _TOO_LARGE,
+        "415": _WRONG_MEDIA_TYPE,
+        **_ITEM_FAILURES,
+    }
+    return RouteDoc(operation_id, parameters, responses, _body(body, MERGE_PATCH_MEDIA_TYPE))
+
+
+def _delete_doc(operation_id: str, parameters: tuple[Schema, ...], conflict: str) -> RouteDoc:
+    responses = {
+        "204": {"description": "Deleted."},
+        "404": _NOT_FOUND,
+        "409": _problem(409, conflict),
+        "412": _STALE,
+        **_ITEM_FAILURES,
+    }
+    return RouteDoc(operation_id, parameters, responses)
+
+
 ROUTE_DOCS: dict[str, RouteDoc] = {
     "GET /health": RouteDoc(
         operation_id="getHealth",
@@ -548,122 +610,41 @@ ROUTE_DOCS: dict[str, RouteDoc] = {
             "503": _STORE_UNAVAILABLE,
         },
     ),
-    "POST /clients": RouteDoc(
-        operation_id="createClient",
-        parameters=(),
-        request_body=_body("ClientCreate", JSON_MEDIA_TYPE),
-        responses={
-            "200": _item("A retry: this clientId already holds this content.", "Client"),
-            "201": _created("Created.", "Client", _CLIENT_LINKS),
-            "400": _BAD_BODY,
-            "409": _problem(409, "This clientId already holds other content."),
-            "413": _TOO_LARGE,
-            "415": _WRONG_MEDIA_TYPE,
-            "500": _UNEXPECTED,
-            "503": _STORE_UNAVAILABLE,
-        },
+    "POST /clients": _create_doc(
+        "createClient",
+        "ClientCreate",
+        "Client",
+        _CLIENT_LINKS,
+        conflict="This clientId already holds other content.",
     ),
-    "GET /clients/{clientId}": RouteDoc(
-        operation_id="getClient",
-        parameters=(_CLIENT_PATH,),
-        responses={
-            "200": _item("The client, as last written.", "Client"),
-            "400": _BAD_BODY,
-            "404": _NOT_FOUND,
-            "500": _UNEXPECTED,
-            "503": _STORE_UNAVAILABLE,
-        },
+    "GET /clients/{clientId}": _get_doc("getClient", (_CLIENT_PATH,), "Client"),
+    "PATCH /clients/{clientId}": _patch_doc(
+        "patchClient", (_CLIENT_PATH, _IF_MATCH), "ClientPatch", "Client"
     ),
-    "PATCH /clients/{clientId}": RouteDoc(
-        operation_id="patchClient",
-        parameters=(_CLIENT_PATH, _IF_MATCH),
-        request_body=_body("ClientPatch", MERGE_PATCH_MEDIA_TYPE),
-        responses={
-            "200": _item("The patched client.", "Client"),
-            "400": _BAD_BODY,
-            "404": _NOT_FOUND,
-            "409": _problem(409, "Other writes kept changing the client; read it and retry."),
-            "412": _STALE,
-            "413": _TOO_LARGE,
-            "415": _WRONG_MEDIA_TYPE,
-            "500": _UNEXPECTED,
-            "503": _STORE_UNAVAILABLE,
-        },
+    "DELETE /clients/{clientId}": _delete_doc(
+        "deleteClient",
+        (_CLIENT_PATH, _IF_MATCH),
+        conflict="The client still has sessions, or some are being created, or it is being"
+        " deleted: delete its sessions first.",
     ),
-    "DELETE /clients/{clientId}": RouteDoc(
-        operation_id="deleteClient",
-        parameters=(_CLIENT_PATH, _IF_MATCH),
-        responses={
-            "204": {"description": "Deleted."},
-            "400": _BAD_BODY,
-            "404": _NOT_FOUND,
-            "409": _problem(
-                409,
-                "The client still has sessions, or some are being created, or it is being"
-                " deleted: delete its sessions first.",
-            ),
-            "412": _STALE,
-            "500": _UNEXPECTED,
-            "503": _STORE_UNAVAILABLE,
-        },
+    "POST /sessions": _create_doc(
+        "createSession",
+        "SessionCreate",
+        "Session",
+        _SESSION_LINKS,
+        conflict="This sessionId already holds other content, or the client is being deleted.",
+        unknown_reference="No client has this clientId.",
     ),
-    "POST /sessions": RouteDoc(
-        operation_id="createSession",
-        parameters=(),
-        request_body=_body("SessionCreate", JSON_MEDIA_TYPE),
-        responses={
-            "200": _item("A retry: this sessionId already holds this content.", "Session"),
-            "201": _created("Created.", "Session", _SESSION_LINKS),
-            "400": _BAD_BODY,
-            "409": _problem(
-                409, "This sessionId already holds other content, or the client is being deleted."
-            ),
-            "413": _TOO_LARGE,
-            "415": _WRONG_MEDIA_TYPE,
-            "422": _problem(422, "No client has this clientId."),
-            "500": _UNEXPECTED,
-            "503": _STORE_UNAVAILABLE,
-        },
+    "GET /sessions/{sessionId}": _get_doc(
+        "getSession", (_SESSION_PATH, _SESSION_CLIENT), "Session"
     ),
-    "GET /sessions/{sessionId}": RouteDoc(
-        operation_id="getSession",
-        parameters=(_SESSION_PATH, _SESSION_CLIENT),
-        responses={
-            "200": _item("The session, as last written.", "Session"),
-            "400": _BAD_BODY,
-            "404": _NOT_FOUND,
-            "500": _UNEXPECTED,
-            "503": _STORE_UNAVAILABLE,
-        },
+    "PATCH /sessions/{sessionId}": _patch_doc(
+        "patchSession", (_SESSION_PATH, _SESSION_CLIENT, _IF_MATCH), "SessionPatch", "Session"
     ),
-    "PATCH /sessions/{sessionId}": RouteDoc(
-        operation_id="patchSession",
-        parameters=(_SESSION_PATH, _SESSION_CLIENT, _IF_MATCH),
-        request_body=_body("SessionPatch", MERGE_PATCH_MEDIA_TYPE),
-        responses={
-            "200": _item("The patched session.", "Session"),
-            "400": _BAD_BODY,
-            "404": _NOT_FOUND,
-            "409": _problem(409, "Other writes kept changing the session; read it and retry."),
-            "412": _STALE,
-            "413": _TOO_LARGE,
-            "415": _WRONG_MEDIA_TYPE,
-            "500": _UNEXPECTED,
-            "503": _STORE_UNAVAILABLE,
-        },
-    ),
-    "DELETE /sessions/{sessionId}": RouteDoc(
-        operation_id="deleteSession",
-        parameters=(_SESSION_PATH, _SESSION_CLIENT, _IF_MATCH),
-        responses={
-            "204": {"description": "Deleted."},
-            "400": _BAD_BODY,
-            "404": _NOT_FOUND,
-            "409": _problem(409, "Other writes kept changing the session; read it and retry."),
-            "412": _STALE,
-            "500": _UNEXPECTED,
-            "503": _STORE_UNAVAILABLE,
-        },
+    "DELETE /sessions/{sessionId}": _delete_doc(
+        "deleteSession",
+        (_SESSION_PATH, _SESSION_CLIENT, _IF_MATCH),
+        conflict="Other writes kept changing the session; read it and retry.",
     ),
 }
 

@@ -220,14 +220,12 @@ def delete_client(request: Request) -> Response:
             if pinned:
                 raise stale() from None
             continue
-        claims = plain(marked).get(CLAIMS) or {}
-        if any(until >= now for until in claims.values()):
-            _unmark(client_id, mark)
-            raise Problem(CONFLICT, f"sessions of {what} are being created; delete them first")
-        if _has_sessions(client_id):
-            _unmark(client_id, mark)
-            raise Problem(CONFLICT, f"{what} has sessions; delete them first")
         try:
+            claims = plain(marked).get(CLAIMS) or {}
+            if any(until >= now for until in claims.values()):
+                raise Problem(CONFLICT, f"sessions of {what} are being created; delete them first")
+            if _has_sessions(client_id):
+                raise Problem(CONFLICT, f"{what} has sessions; delete them first")
             write(
                 dynamodb.delete_item,
                 TableName=TABLE,
@@ -239,6 +237,10 @@ def delete_client(request: Request) -> Response:
         except ConditionFailed:
             # Another delete took over a mark this request outlived; decide again.
             continue
+        except BaseException:
+            # A 409, or the store failing (503): session creates need not wait for the mark.
+            _unmark(client_id, mark)
+            raise
         return deleted()
     raise Problem(CONFLICT, f"{what} kept changing while it was being deleted; retry")
 

@@ -1,6 +1,6 @@
 """Fuzzing `draht dev` with schemathesis, driven by the API's own OpenAPI document.
 
-Every check schemathesis has runs on every response, with two deliberate
+Every check schemathesis has runs on every response, with these deliberate
 substitutions, each stricter than what it replaces:
 
 - A cursor is opaque: the document can say its alphabet and length, not that the
@@ -9,6 +9,8 @@ substitutions, each stricter than what it replaces:
   it drew becomes the position inside a cursor issued (by the handlers' own encoder)
   for that very listing: valid in truth, and with fuzzed content past the checksum.
   Random cursors are then asserted to be refused with 400, by their own test below.
+- A session's `endedAt` is never before its `startedAt`: where schemathesis means to
+  send valid data, a drawn pair in the wrong order is put in order.
 - A method no route declares gets what API Gateway answers to any unmatched request,
   404 `{"message":"Not Found"}`, which `draht dev` reproduces; schemathesis's generic
   `unsupported_method` expects 405 instead. That exact gateway answer is asserted.
@@ -79,8 +81,10 @@ LONG_RUN_MINIMUM_REQUESTS = 1000
 DOCUMENT = document(app, auth="none")
 schema = schemathesis.openapi.from_dict(DOCUMENT)
 # An invalid body that is also over 64 KiB is refused for its size before its content is read:
-# 413 rejects it as surely as a 400 would.
-schema.config.checks.negative_data_rejection.expected_statuses.append("413")
+# 413 rejects it as surely as a 400 would. An If-Match that is no entity tag matches no ETag:
+# the precondition fails (412), as RFC 9110 section 13.1.1 compares.
+_rejection = schema.config.checks.negative_data_rejection
+_rejection.expected_statuses = [*_rejection.expected_statuses, "412", "413"]
 sent: list[str] = []
 
 

@@ -207,6 +207,7 @@ def test_sessions_are_plain_json_without_keys(api: Handlers) -> None:
         "clientId": "client-typed",
         "sessionId": "only",
         "startedAt": _started_at(0),
+        "version": 1,
         **EVERY_TYPE_PLAIN,
     }
 
@@ -248,12 +249,14 @@ def test_clients_are_plain_json(api: Handlers) -> None:
         "clientId": "client-typed",
         "name": "Client client-typed",
         "createdAt": "2026-01-02T03:04:05Z",
+        "version": 1,
         **EVERY_TYPE_PLAIN,
     }
     assert by_id["c00"] == {
         "clientId": "c00",
         "name": "Client c00",
         "createdAt": "2026-01-02T03:04:05Z",
+        "version": 1,
     }
     assert len(by_id) == CLIENT_COUNT
     assert reply.body["nextCursor"] is None

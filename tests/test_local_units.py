@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import pytest
 
 from draht.app import app
@@ -23,6 +24,7 @@ from draht.local.store import (
     local_table_name,
 )
 from draht.model import Function, Route, Table, policy_statements
+from draht.openapi import REQUEST_SCHEMAS
 
 PREFIX = "arn:aws:dynamodb:us-east-1:000000000000:table/"
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
@@ -144,6 +146,26 @@ def test_sample_data_follows_the_documented_layout() -> None:
         assert session["startedAt"] <= "2026-11-26T12:00:00Z"
     days = {session["startedAt"][:10] for session in data.sessions}
     assert len(days) > 30
+
+
+def test_sample_data_writes_every_field_the_api_documents_and_validly() -> None:
+    data = sample_data(datetime(2026, 11, 26, 12, tzinfo=UTC))
+    for kind, items, create_schema in (
+        ("Client", data.clients, REQUEST_SCHEMAS["ClientCreate"]),
+        ("Session", data.sessions, REQUEST_SCHEMAS["SessionCreate"]),
+    ):
+        writable = set(create_schema["properties"])
+        validator = jsonschema_rs.validator_for(
+            {"$schema": "https://json-schema.org/draft/2020-12/schema", **create_schema},
+            validate_formats=True,
+        )
+        for item in items:
+            fields = {name: value for name, value in item.items() if name in writable}
+            errors = [error.message for error in validator.iter_errors(fields)]
+            assert not errors, (kind, errors)
+            assert item["version"] == 1
+        present = {name for item in items for name in item}
+        assert writable - {"notes", "sessionId", "clientId", "startedAt"} <= present, kind
 
 
 def test_seeding_twice_replaces_the_sample_and_keeps_other_data(dynalite: Dynalite) -> None:
