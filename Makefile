@@ -85,9 +85,10 @@ openapi: install
 bench: install
 	$(PY) -m bench.run
 
-# The long forms of the fuzz (>= 1,000 generated requests), fault and load tests.
+# The long forms of the fuzz (>= 1,000 generated requests, >= 1,000 linked steps), race (1,000
+# rounds), fault and load tests.
 fuzz-long: install
-	DRAHT_LONG=1 $(VENV)/bin/pytest tests/test_fuzz.py tests/test_faults.py tests/test_load.py
+	DRAHT_LONG=1 $(VENV)/bin/pytest tests/test_fuzz.py tests/test_races.py tests/test_faults.py tests/test_load.py
 
 # Times the first `make dev` and `make test` on a fresh clone of HEAD with cold caches.
 measure-setup:

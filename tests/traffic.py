@@ -92,21 +92,37 @@ class Connection:
         self._timeout_s = timeout_s
         self._connection: http.client.HTTPConnection | None = None
 
-    def get(
-        self, path: str, query: dict[str, str] | None = None
-    ) -> tuple[int, dict[str, str], Any]:
+    def get(self, path: str, query: dict[str, str] | None = None) -> Answer:
+        return self.request("GET", path, query)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        """One request; a `body` goes as JSON, with Content-Type application/json by default."""
         target = f"{path}?{urlencode(query)}" if query else path
+        sent_headers = dict(headers or {})
+        payload_out = None
+        if body is not None:
+            payload_out = json.dumps(body).encode()
+            sent_headers.setdefault("Content-Type", "application/json")
         for attempt in (1, 2):
             if self._connection is None:
                 self._connection = http.client.HTTPConnection(
                     self._host, self._port, timeout=self._timeout_s
                 )
             try:
-                self._connection.request("GET", target)
+                self._connection.request(method, target, body=payload_out, headers=sent_headers)
                 response = self._connection.getresponse()
                 payload = response.read()
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                # A kept-alive connection the server had already closed; a fresh one is fair.
+                # A kept-alive connection the server had already closed; a fresh one is fair
+                # (and a write is sent again safely: creates are idempotent by id, patches
+                # and deletes carry an If-Match where it matters).
                 self.close()
                 if attempt == 2:
                     raise
