@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 from fault_store import THROTTLING_ERRORS, FaultyStore
 from live_server import LiveServer
-from traffic import Answer, Connection, Dataset, seed
+from traffic import Answer, Connection, Dataset, list_all, seed
 
 from draht.app import app
 from draht.app import clients as clients_table
@@ -64,17 +64,7 @@ class Rig:
 
 def _list_all(connection: Connection, path: str, query: dict[str, str], key: str) -> list[str]:
     identifier = "sessionId" if key == "sessions" else "clientId"
-    seen: list[str] = []
-    cursor: str | None = None
-    for _ in range(1000):
-        page_query = {**query, "limit": "7"} | ({"cursor": cursor} if cursor else {})
-        status, _, body = connection.get(path, page_query)
-        assert status == 200, f"GET {path} {page_query}: {status} {body}"
-        seen.extend(item[identifier] for item in body[key])
-        cursor = body["nextCursor"]
-        if cursor is None:
-            return seen
-    raise AssertionError(f"GET {path} {query} never reached its last page")
+    return [item[identifier] for item in list_all(connection, path, query, key, limit=7)]
 
 
 def _assert_nothing_missing(rig: Rig) -> None:

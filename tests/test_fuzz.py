@@ -60,7 +60,7 @@ from live_server import LiveServer
 from openapi_check import assert_problem_repeats_the_status
 from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.specs.openapi.checks import unsupported_method
-from traffic import Connection
+from traffic import Connection, list_all
 
 from draht.app import app
 from draht.openapi import PROBLEM_MEDIA_TYPE, document
@@ -211,16 +211,8 @@ def live(
 
 def _all_client_ids(url: str) -> list[str]:
     connection = Connection(url)
-    ids: list[str] = []
-    query: dict[str, str] = {"limit": "100"}
     try:
-        while True:
-            status, _, page = connection.get("/clients", query)
-            assert status == 200, page
-            ids += [client["clientId"] for client in page["clients"]]
-            if page["nextCursor"] is None:
-                return ids
-            query["cursor"] = page["nextCursor"]
+        return [client["clientId"] for client in list_all(connection, "/clients", {}, "clients")]
     finally:
         connection.close()
 
