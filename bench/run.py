@@ -37,6 +37,7 @@ SECTIONS = {
     "api": "bench.api:measure",
     "load": "bench.load:measure",
     "cost": "bench.cost:measure",
+    "writes": "bench.writes:measure",
 }
 
 _SECTION = """
