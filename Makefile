@@ -66,8 +66,8 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# The suites moto also runs in `make test`: every handler test that writes or reads a store.
-MOTO_SUITES := tests/test_store_choice.py tests/test_handlers.py tests/test_handlers_cursor.py
+# The suites moto also runs in `make test`: every answer of the write routes, and the store check.
+MOTO_SUITES := tests/test_store_choice.py tests/test_handlers_writes.py
 
 test: lint
 	$(VENV)/bin/pytest
