@@ -27,33 +27,24 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import sys
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import boto3
-from documented_events import LambdaContext, api_event
+from dev_process import DevProcess
 from dynamo_calls import CallRecorder
-from live_server import LiveServer
+from handler_env import create_tables, loaded_handlers
 from traffic import Connection
 
-from bench.lambda_env import function_environment
 from bench.stats import ratio, summary_ms
 from draht.app import app, clients, sessions
 from draht.local.store import (
-    LOCAL_CREDENTIALS,
-    LOCAL_REGION,
     Dynalite,
     dynamodb_client,
-    ensure_tables,
     local_table_name,
 )
-from draht.package import HANDLERS_DIR, write_validators
 
 ROUNDS = 300
 MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
@@ -115,24 +106,25 @@ def _crud_requests(n: int) -> list[tuple[str, str, str, dict[str, Any]]]:
 
 def _through_draht_dev(rounds: int) -> dict[str, Any]:
     latencies: dict[str, list[float]] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-writes-") as data_dir:
-        server = LiveServer(Path(data_dir))
-        with server:
-            connection = Connection(server.url)
-            try:
-                # Warm: each function's worker has imported its handler.
-                for _, method, path, kwargs in _crud_requests(rounds):
-                    connection.request(method, path, **kwargs)
-                for n in range(rounds):
-                    for operation, method, path, kwargs in _crud_requests(n):
-                        started = time.perf_counter()
-                        status, _, body = connection.request(method, path, **kwargs)
-                        latencies.setdefault(operation, []).append(time.perf_counter() - started)
-                        if status not in (200, 201, 204):
-                            raise RuntimeError(f"{operation}: {status} {body}")
-                baseline = _store_baseline(dynamodb_client(server.store_endpoint), rounds)
-            finally:
-                connection.close()
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-writes-") as data_dir,
+        DevProcess(["--data-dir", data_dir]) as server,
+    ):
+        connection = Connection(server.url)
+        try:
+            # Warm: each function's worker has imported its handler.
+            for _, method, path, kwargs in _crud_requests(rounds):
+                connection.request(method, path, **kwargs)
+            for n in range(rounds):
+                for operation, method, path, kwargs in _crud_requests(n):
+                    started = time.perf_counter()
+                    status, _, body = connection.request(method, path, **kwargs)
+                    latencies.setdefault(operation, []).append(time.perf_counter() - started)
+                    if status not in (200, 201, 204):
+                        raise RuntimeError(f"{operation}: {status} {body}")
+            baseline = _store_baseline(dynamodb_client(server.store_endpoint), rounds)
+        finally:
+            connection.close()
     return {
         "rounds": rounds,
         "operations": {operation: summary_ms(values) for operation, values in latencies.items()},
@@ -145,29 +137,24 @@ def _store_baseline(store: Any, rounds: int) -> dict[str, Any]:
     table = local_table_name(app.name, clients)
     latencies: dict[str, list[float]] = {}
 
-    def timed(name: str, call: Callable[[], Any]) -> None:
+    def timed(name: str, call: Callable[..., Any], **arguments: Any) -> None:
         started = time.perf_counter()
-        call()
+        call(TableName=table, **arguments)
         latencies.setdefault(name, []).append(time.perf_counter() - started)
 
     for n in range(rounds):
         key = {"clientId": {"S": f"baseline-{n:05d}"}}
         item = {**key, **{name: {"S": str(value)} for name, value in CLIENT_BODY.items()}}
-        timed("PutItem", lambda item=item: store.put_item(TableName=table, Item=item))
-        timed(
-            "GetItem",
-            lambda key=key: store.get_item(TableName=table, Key=key, ConsistentRead=True),
-        )
+        timed("PutItem", store.put_item, Item=item)
+        timed("GetItem", store.get_item, Key=key, ConsistentRead=True)
         timed(
             "UpdateItem",
-            lambda key=key: store.update_item(
-                TableName=table,
-                Key=key,
-                UpdateExpression="SET paymentTermsDays = :days",
-                ExpressionAttributeValues={":days": {"N": "14"}},
-            ),
+            store.update_item,
+            Key=key,
+            UpdateExpression="SET paymentTermsDays = :days",
+            ExpressionAttributeValues={":days": {"N": "14"}},
         )
-        timed("DeleteItem", lambda key=key: store.delete_item(TableName=table, Key=key))
+        timed("DeleteItem", store.delete_item, Key=key)
     return {name: summary_ms(values) for name, values in latencies.items()}
 
 
@@ -201,68 +188,42 @@ def _ask_for_capacity(params: dict[str, Any], **_: Any) -> None:
 def _capacity() -> dict[str, Any]:
     with Dynalite() as store:
         store_client = dynamodb_client(store.endpoint)
-        table_arns = ensure_tables(store_client, app.name, app.tables)
-        os.environ.update(
-            {
-                "AWS_ENDPOINT_URL_DYNAMODB": store.endpoint,
-                "AWS_REGION": LOCAL_REGION,
-                "AWS_DEFAULT_REGION": LOCAL_REGION,
-                **LOCAL_CREDENTIALS,
-            }
-        )
-        for function in app.functions:
-            os.environ.update(function_environment(function, table_arns))
-        boto3.setup_default_session()
-        assert boto3.DEFAULT_SESSION is not None
-        events = boto3.DEFAULT_SESSION.events
-        events.register("provide-client-params.dynamodb", _ask_for_capacity)
-        recorder = CallRecorder()
-        recorder.attach(events)
-        sys.path[:0] = [str(HANDLERS_DIR), str(write_validators())]
-        handlers = {
-            route.key: __import__(route.function.module).handler
-            for route in app.routes
-            if route.key != "GET /health"
-        }
-        stored = _stored_item_reader(store_client)
-        figures: dict[str, Any] = {}
-        sizes: dict[str, int] = {}
-        for operation, method, path, kwargs in _crud_requests(0):
-            route_key, path_parameters, query = _route_of(method, path)
-            recorder.calls.clear()
-            event = api_event(
-                route_key,
-                query,
-                body=json.dumps(kwargs["body"]) if "body" in kwargs else None,
-                headers={"content-type": "application/json", **kwargs.get("headers", {})},
-                path=path_parameters,
-            )
-            response = handlers[route_key](event, LambdaContext())
-            if response["statusCode"] not in (200, 201, 204):
-                raise RuntimeError(f"{operation}: {response}")
-            kind = operation.split()[1]
-            # A deleted item is measured as it was last written.
-            size = sizes[kind] if "delete" in operation else stored(kind)
-            sizes[kind] = size
-            consumed = sum(call.capacity_units for call in recorder.calls)
-            minimum = _minimum_charge(operation, size)
-            figures[operation] = {
-                "store_calls": recorder.operations,
-                "capacity_units": consumed,
-                "bytes": size,
-                "minimum_units": minimum,
-                "over_minimum": ratio(consumed, minimum),
-            }
-        return figures
+        tables = create_tables(store.endpoint, app.name)
+        with loaded_handlers(store.endpoint, tables) as handlers:
+            recorder = CallRecorder()
+            for client in (handlers.sessions.dynamodb, handlers.clients.dynamodb):
+                client.meta.events.register("provide-client-params.dynamodb", _ask_for_capacity)
+                recorder.attach(client.meta.events)
+            figures: dict[str, Any] = {}
+            sizes: dict[str, int] = {}
+            for operation, method, path, kwargs in _crud_requests(0):
+                route_key, path_parameters, query = _route_of(method, path)
+                recorder.calls.clear()
+                reply = handlers.call(
+                    route_key, query, path=path_parameters, json_body=kwargs.get("body")
+                )
+                if reply.status not in (200, 201, 204):
+                    raise RuntimeError(f"{operation}: {reply}")
+                kind = operation.split()[1]
+                # A deleted item is measured as it was last written.
+                size = sizes[kind] if "delete" in operation else _stored_size(store_client, kind)
+                sizes[kind] = size
+                consumed = sum(call.capacity_units for call in recorder.calls)
+                minimum = _minimum_charge(operation, size)
+                figures[operation] = {
+                    "store_calls": recorder.operations,
+                    "capacity_units": consumed,
+                    "bytes": size,
+                    "minimum_units": minimum,
+                    "over_minimum": ratio(consumed, minimum),
+                }
+            return figures
 
 
-def _stored_item_reader(store_client: Any) -> Callable[[str], int]:
-    def size(kind: str) -> int:
-        table = local_table_name(app.name, clients if kind == "client" else sessions)
-        items = store_client.scan(TableName=table, ConsistentRead=True)["Items"]
-        return max(item_size_bytes(item) for item in items)
-
-    return size
+def _stored_size(store_client: Any, kind: str) -> int:
+    table = local_table_name(app.name, clients if kind == "client" else sessions)
+    items = store_client.scan(TableName=table, ConsistentRead=True)["Items"]
+    return max(item_size_bytes(item) for item in items)
 
 
 def _minimum_charge(operation: str, size: int) -> float:

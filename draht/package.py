@@ -186,18 +186,42 @@ def validators_source() -> str:
     )
 
 
-class _DropDefinitions(ast.NodeTransformer):
-    def visit_keyword(self, node: ast.keyword) -> ast.keyword:
-        if node.arg == "definition":
-            node.value = ast.Constant(None)
+class _Simplify(ast.NodeTransformer):
+    """Drops what the generated code spells out for options never used here: the schema quoted
+    in every error (never read) and a caller-given name prefix (always `data`). Compiling
+    those literals would cost a cold start tens of milliseconds, as a zip holds no bytecode
+    that Lambda's Python could use, and they would double the zip."""
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        node.keywords = [keyword for keyword in node.keywords if keyword.arg != "definition"]
+        return node
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:
+        self.generic_visit(node)
+        match node.values:
+            case [ast.Name(id="name_prefix"), ast.Constant(value=str() as default)]:
+                return ast.Constant(default)
+        return node
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        match node:
+            case ast.BinOp(
+                ast.Constant(value=str() as left), ast.Add(), ast.Constant(value=str() as right)
+            ):
+                return ast.Constant(left + right)
+            case ast.BinOp(
+                ast.BinOp(left, ast.Add(), ast.Constant(value=str() as middle)),
+                ast.Add(),
+                ast.Constant(value=str() as right),
+            ):
+                return ast.BinOp(left, ast.Add(), ast.Constant(middle + right))
         return node
 
 
 def _without_definitions(code: str) -> str:
-    """The code without the schema fastjsonschema quotes in every error: it is never read, and
-    compiling those literals would cost a cold start tens of milliseconds (the zip holds no
-    bytecode for Lambda's Python)."""
-    return ast.unparse(_DropDefinitions().visit(ast.parse(code)))
+    return ast.unparse(_Simplify().visit(ast.parse(code)))
 
 
 def _patterns_source(patterns: dict[str, str]) -> str:

@@ -244,7 +244,11 @@ def _claim(client_id: str, session_id: str, claim: int) -> None:
             _refuse_claim(client_id, session_id, now)
         except Exception as error:
             # A client item written before claims existed has no map to hold one yet.
-            if error_code(error) != "ValidationException" or map_added:
+            if error_code(error) != "ValidationException":
+                raise
+            if map_added:
+                # A store that checks the path before the condition: the client may be gone.
+                _refuse_claim(client_id, session_id, now)
                 raise
             _add_claims_map(client_id)
             map_added = True

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from dev_process import DevProcess
 from fault_store import THROTTLING_ERRORS, FaultyStore
-from live_server import LiveServer
 from traffic import Answer, Connection, Dataset, list_all, seed
 
 from draht.app import app
@@ -55,7 +55,7 @@ STALL_S = 4 * FUNCTION_TIMEOUT_S
 class Rig:
     store: Dynalite
     proxy: FaultyStore
-    server: LiveServer
+    server: DevProcess
     dataset: Dataset = field(default_factory=lambda: Dataset((), {}))
     busy_client: str = ""
     cursor: str = ""
@@ -84,17 +84,18 @@ def _assert_nothing_missing(rig: Rig) -> None:
 def _started_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     store = Dynalite(tmp_path_factory.mktemp("fault-store")).start()
     proxy = FaultyStore(store.endpoint).start()
-    server = LiveServer(tmp_path_factory.mktemp("fault-dev"), dynamodb_endpoint=proxy.endpoint)
-    rig = Rig(store, proxy, server)
+    data_dir = tmp_path_factory.mktemp("fault-dev")
+    rig: Rig | None = None
     try:
-        server.start()
-        yield rig
+        with DevProcess(
+            ["--data-dir", str(data_dir), "--dynamodb-endpoint", proxy.endpoint]
+        ) as server:
+            rig = Rig(store, proxy, server)
+            yield rig
     finally:
-        server.stop()
-        server.remove_console()
         proxy.stop()
         # The outage test replaces the store process; stop whichever one runs now.
-        rig.store.stop()
+        (store if rig is None else rig.store).stop()
 
 
 @pytest.fixture(scope="module")

@@ -55,8 +55,8 @@ from urllib.parse import quote, urlencode
 import hypothesis
 import pytest
 import schemathesis
+from dev_process import DevProcess
 from hypothesis import strategies as st
-from live_server import LiveServer
 from openapi_check import assert_problem_repeats_the_status
 from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.specs.openapi.checks import unsupported_method
@@ -199,9 +199,11 @@ def problem_repeats_the_http_status(ctx: Any, response: Any, case: Any) -> bool 
 @pytest.fixture(scope="module")
 def live(
     tmp_path_factory: pytest.TempPathFactory, live_store_endpoint: str | None
-) -> Iterator[LiveServer]:
-    data_dir = tmp_path_factory.mktemp("fuzz-store")
-    with LiveServer(data_dir, dynamodb_endpoint=live_store_endpoint) as server:
+) -> Iterator[DevProcess]:
+    args = ["--data-dir", str(tmp_path_factory.mktemp("fuzz-store"))]
+    if live_store_endpoint is not None:
+        args += ["--dynamodb-endpoint", live_store_endpoint]
+    with DevProcess(args) as server:
         server.seed_sample_data()
         known_clients.update(_all_client_ids(server.url))
         yield server
@@ -237,7 +239,7 @@ CHECK_CHANGES: dict[str, Any] = {
 
 @schema.parametrize()
 @FUZZ_SETTINGS
-def test_every_response_conforms_to_the_document(case: Any, live: LiveServer) -> None:
+def test_every_response_conforms_to_the_document(case: Any, live: DevProcess) -> None:
     sent.append(case.operation.label)
     # Again here: some of schemathesis's phases build their cases without the map_case hook.
     valid_in_truth(case)
@@ -297,7 +299,7 @@ class LinkedWorkflow(schema.as_state_machine()):  # type: ignore[misc]
         case.validate_response(response, transport_kwargs=kwargs, **CHECK_CHANGES)
 
 
-def test_linked_scenarios_conform_with_no_server_error(live: LiveServer) -> None:
+def test_linked_scenarios_conform_with_no_server_error(live: DevProcess) -> None:
     LinkedWorkflow.base_url = live.url
     LinkedWorkflow.run(
         settings=hypothesis.settings(
@@ -328,7 +330,7 @@ def test_linked_scenarios_conform_with_no_server_error(live: LiveServer) -> None
 )
 @FUZZ_SETTINGS
 def test_a_cursor_the_api_did_not_issue_is_refused(
-    forged: str, route: str, live: LiveServer
+    forged: str, route: str, live: DevProcess
 ) -> None:
     query = {"cursor": forged, **({"clientId": "any-client"} if route == "/sessions" else {})}
     connection = Connection(live.url)

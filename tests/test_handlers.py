@@ -6,7 +6,7 @@ import json
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -16,7 +16,7 @@ from handler_env import STAGE, Handlers, Reply, create_tables, loaded_handlers, 
 
 from draht.app import app
 from draht.layout import client_item, session_item, wire
-from draht.package import HANDLERS_DIR, handler_files
+from draht.package import HANDLERS_DIR
 
 MANY = "client-many"
 SESSIONS_OF_MANY = 30
@@ -131,12 +131,6 @@ assert not loaded, loaded
     subprocess.run([sys.executable, "-c", script], input=event, text=True, env=env, check=True)
 
 
-def test_health_zip_carries_no_cursor_code() -> None:
-    files = handler_files(app.function("Health"))
-    assert "_lib/cursor.py" not in files
-    assert "_lib/cursor.py" in handler_files(app.function("ListSessions"))
-
-
 def test_deep_health_checks_every_linked_table(api: Handlers) -> None:
     reply = api.call("GET /health", {"deep": "true"})
     assert reply.status == 200
@@ -156,11 +150,16 @@ def test_deep_must_be_true_or_false(api: Handlers, deep: str) -> None:
     assert "deep" in reply.body["detail"]
 
 
-def test_deep_health_is_degraded_and_names_the_missing_table(store_endpoint: str) -> None:
-    tables = create_tables(store_endpoint, "health-degraded")
-    tables["Clients"] = "health-degraded-missing-table"
+def _deep_health(store_endpoint: str, prefix: str, **changed_tables: str) -> Reply:
+    """A deep check by handlers whose links name `changed_tables` instead of, or besides, the
+    app's tables (which exist under `prefix`)."""
+    tables = {**create_tables(store_endpoint, prefix), **changed_tables}
     with loaded_handlers(store_endpoint, tables) as handlers:
-        reply = handlers.call("GET /health", {"deep": "true"})
+        return handlers.call("GET /health", {"deep": "true"})
+
+
+def test_deep_health_is_degraded_and_names_the_missing_table(store_endpoint: str) -> None:
+    reply = _deep_health(store_endpoint, "health-degraded", Clients="health-degraded-missing-table")
     assert reply.status == 503
     assert reply.headers["retry-after"] == "1"
     assert reply.body["status"] == "degraded"
@@ -170,20 +169,17 @@ def test_deep_health_is_degraded_and_names_the_missing_table(store_endpoint: str
     }
 
 
-# --- sessions -------------------------------------------------------------------------------
-
-
 def test_deep_health_checks_whatever_tables_its_links_name(store_endpoint: str) -> None:
-    tables = create_tables(store_endpoint, "health-links")
-    tables["Archive"] = "health-links-archive"
-    with loaded_handlers(store_endpoint, tables) as handlers:
-        reply = handlers.call("GET /health", {"deep": "true"})
+    reply = _deep_health(store_endpoint, "health-links", Archive="health-links-archive")
     assert reply.status == 503
     assert reply.body["checks"] == {
         "Sessions": "ok",
         "Clients": "ok",
         "Archive": "failed: ResourceNotFoundException",
     }
+
+
+# --- sessions -------------------------------------------------------------------------------
 
 
 def _expected_sessions_of_many() -> list[str]:
@@ -315,27 +311,27 @@ def test_each_handler_calls_exactly_the_actions_its_links_grant(
 ) -> None:
     def every_sessions_route() -> None:
         _all_pages(api, "GET /sessions", "sessions", clientId=MANY)
-        session = {"path": {"sessionId": "granted"}, "query": {"clientId": "c00"}}
+        path, query = {"sessionId": "granted"}, {"clientId": "c00"}
         create = {"clientId": "c00", "sessionId": "granted"}
         assert api.call("POST /sessions", json_body=create).status == 201
         assert api.call("POST /sessions", json_body={"clientId": "nobody"}).status == 422
-        assert api.call("GET /sessions/{sessionId}", **session).status == 200
+        assert api.call("GET /sessions/{sessionId}", query, path=path).status == 200
         patch = {"title": "Granted"}
-        assert api.call("PATCH /sessions/{sessionId}", json_body=patch, **session).status == 200
-        assert api.call("DELETE /sessions/{sessionId}", **session).status == 204
+        patched = api.call("PATCH /sessions/{sessionId}", query, path=path, json_body=patch)
+        assert patched.status == 200
+        assert api.call("DELETE /sessions/{sessionId}", query, path=path).status == 204
 
     def every_clients_route() -> None:
         _all_pages(api, "GET /clients", "clients", limit="5")
-        client = {"path": {"clientId": "granted"}}
-        assert (
-            api.call("POST /clients", json_body={"clientId": "granted", "name": "G"}).status == 201
-        )
-        assert api.call("GET /clients/{clientId}", **client).status == 200
+        path = {"clientId": "granted"}
+        created = api.call("POST /clients", json_body={"clientId": "granted", "name": "G"})
+        assert created.status == 201
+        assert api.call("GET /clients/{clientId}", path=path).status == 200
         patch = {"name": "Granted"}
-        assert api.call("PATCH /clients/{clientId}", json_body=patch, **client).status == 200
-        assert api.call("DELETE /clients/{clientId}", **client).status == 204
+        assert api.call("PATCH /clients/{clientId}", path=path, json_body=patch).status == 200
+        assert api.call("DELETE /clients/{clientId}", path=path).status == 204
 
-    calls = {
+    calls: dict[str, Callable[[], object]] = {
         "Health": lambda: api.call("GET /health", {"deep": "true"}),
         "ListSessions": every_sessions_route,
         "ListClients": every_clients_route,

@@ -21,7 +21,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from live_server import LiveServer
+from dev_process import DevProcess
 from traffic import Connection, Dataset, list_all, run_load, run_write_load, seed
 
 from draht.local.store import dynamodb_client
@@ -35,13 +35,13 @@ WRITTEN_CLIENTS = tuple(f"written-{n}" for n in range(4))
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, Dataset]]:
-    with LiveServer(tmp_path_factory.mktemp("load-store")) as server:
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DevProcess, Dataset]]:
+    with DevProcess(["--data-dir", str(tmp_path_factory.mktemp("load-store"))]) as server:
         yield server, seed(dynamodb_client(server.store_endpoint))
 
 
 def test_concurrent_clients_get_every_item_exactly_once_and_no_error(
-    seeded: tuple[LiveServer, Dataset],
+    seeded: tuple[DevProcess, Dataset],
 ) -> None:
     server, dataset = seeded
     report = run_load(server.url, dataset, CLIENTS, REQUESTS_PER_CLIENT)
@@ -54,7 +54,7 @@ def test_concurrent_clients_get_every_item_exactly_once_and_no_error(
 
 
 def test_concurrent_writers_with_retries_leave_every_session_listed_exactly_once(
-    seeded: tuple[LiveServer, Dataset],
+    seeded: tuple[DevProcess, Dataset],
 ) -> None:
     server, _ = seeded
     connection = Connection(server.url)

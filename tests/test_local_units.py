@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from draht.local.runtime import HandlerWatcher
 from draht.local.seed import SESSION_COUNT, sample_data, seed
 from draht.local.store import (
     Dynalite,
+    StoreError,
     UnprocessedItems,
     batch_write,
     dynamodb_client,
@@ -233,3 +236,28 @@ def test_batch_write_raises_when_writes_stay_unprocessed_after_every_attempt() -
     with pytest.raises(UnprocessedItems, match="1 writes to t stayed unprocessed after 3 attempts"):
         batch_write(client, "t", _puts(3), attempts=3, first_pause_s=0)
     assert len(client.calls) == 3
+
+
+def test_the_cli_loads_the_http_server_only_for_draht_dev() -> None:
+    # draht seed and draht invoke find their store through draht.local.store alone.
+    script = "import sys, draht.cli; sys.exit('draht.local.server' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", script], check=False).returncode == 0
+
+
+def test_a_store_made_before_the_sessions_index_is_refused_in_one_line(dynalite: Dynalite) -> None:
+    client = dynamodb_client(dynalite.endpoint)
+    old = Table("Sessions", hash_key="pk", range_key="sk")
+    ensure_tables(client, "before-index", (old,))
+    with pytest.raises(StoreError, match=r"lacks index bySessionId.*--reset") as raised:
+        ensure_tables(client, "before-index", app.tables)
+    assert "\n" not in str(raised.value)
+
+
+def test_the_local_sessions_table_has_the_declared_index(dynalite: Dynalite) -> None:
+    client = dynamodb_client(dynalite.endpoint)
+    ensure_tables(client, "with-index", app.tables)
+    table = client.describe_table(TableName="with-index-local-sessions")["Table"]
+    (index,) = table["LocalSecondaryIndexes"]
+    assert index["IndexName"] == "bySessionId"
+    assert [key["AttributeName"] for key in index["KeySchema"]] == ["pk", "sessionId"]
+    assert index["Projection"]["ProjectionType"] == "ALL"

@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_server import LiveServer
+from dev_process import DevProcess
 
+from draht import PROJECT_ROOT
 from draht.cli import main as draht_main
-from draht.local.store import PROJECT_ROOT
 
 PUBLISHED = PROJECT_ROOT / "openapi.json"
 PUBLISHED_STACK_CONFIG = PROJECT_ROOT / "Pulumi.production.yaml"
@@ -290,13 +290,13 @@ def _httpx_response(status: int) -> Any:
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with LiveServer(tmp_path_factory.mktemp("client-store")) as server:
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
+    with DevProcess(["--data-dir", str(tmp_path_factory.mktemp("client-store"))]) as server:
         server.seed_sample_data()
         yield server
 
 
-def test_the_python_client_pages_through_draht_dev(python_client: Any, live: LiveServer) -> None:
+def test_the_python_client_pages_through_draht_dev(python_client: Any, live: DevProcess) -> None:
     list_clients = importlib.import_module(f"{PYTHON_PACKAGE}.api.default.list_clients")
     models = importlib.import_module(f"{PYTHON_PACKAGE}.models")
     client = python_client.Client(base_url=live.url)

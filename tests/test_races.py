@@ -21,12 +21,13 @@ from __future__ import annotations
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, TypeVar
 
 import pytest
-from live_server import LiveServer
+from dev_process import DevProcess
 from traffic import Answer, Connection
 
 from draht.app import app, clients, sessions
@@ -43,8 +44,8 @@ T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with LiveServer(tmp_path_factory.mktemp("race-store")) as server:
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
+    with DevProcess(["--data-dir", str(tmp_path_factory.mktemp("race-store"))]) as server:
         yield server
 
 
@@ -55,7 +56,7 @@ class Racers:
         self.connections = [Connection(url) for _ in range(count)]
         self._pool = ThreadPoolExecutor(count)
 
-    def race(self, work: list[Callable[[Connection], T]]) -> list[T]:
+    def race(self, work: Sequence[Callable[[Connection], T]]) -> list[T]:
         barrier = threading.Barrier(len(work))
 
         def run(index: int) -> T:
@@ -90,7 +91,7 @@ def _client_exists(store: Any, client_id: str) -> bool:
 
 
 def test_no_session_outlives_its_client_under_concurrent_create_and_delete(
-    live: LiveServer,
+    live: DevProcess,
 ) -> None:
     store = dynamodb_client(live.store_endpoint)
     racers = Racers(live.url, 1 + SESSION_WRITERS)
@@ -120,10 +121,7 @@ def test_no_session_outlives_its_client_under_concurrent_create_and_delete(
                 return answers
 
             work: list[Callable[[Connection], Any]] = [lifecycle]
-            work += [
-                lambda connection, n=n: writer(connection, n)  # type: ignore[misc]
-                for n in range(SESSION_WRITERS)
-            ]
+            work += [partial(writer, writer_number=n) for n in range(SESSION_WRITERS)]
             (created, deleted), *writes = racers.race(work)
             assert created[0] == 201, created
             statuses[f"DELETE {deleted[0]}"] += 1
@@ -147,7 +145,7 @@ def test_no_session_outlives_its_client_under_concurrent_create_and_delete(
     assert statuses["POST /sessions 201"] and statuses["POST /sessions 422"], statuses
 
 
-def test_of_concurrent_patches_with_one_etag_exactly_one_wins(live: LiveServer) -> None:
+def test_of_concurrent_patches_with_one_etag_exactly_one_wins(live: DevProcess) -> None:
     setup = Connection(live.url)
     client_id = "patched-by-many"
     status, _, _ = setup.request("POST", "/clients", body={"clientId": client_id, "name": "Many"})
@@ -159,14 +157,17 @@ def test_of_concurrent_patches_with_one_etag_exactly_one_wins(live: LiveServer) 
             status, headers, before = setup.get(f"/clients/{client_id}")
             assert status == 200, before
             etag = headers["etag"]
-            work = [
-                lambda connection, n=n, etag=etag, round_number=round_number: connection.request(
+
+            def patch(connection: Connection, notes: str, etag: str = etag) -> Answer:
+                return connection.request(
                     "PATCH",
                     f"/clients/{client_id}",
-                    body={"notes": f"round {round_number} writer {n}"},
+                    body={"notes": notes},
                     headers={**merge_patch, "If-Match": etag},
                 )
-                for n in range(PATCHERS)
+
+            work = [
+                partial(patch, notes=f"round {round_number} writer {n}") for n in range(PATCHERS)
             ]
             answers = racers.race(work)
             winners = [answer for answer in answers if answer[0] == 200]
