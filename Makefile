@@ -69,8 +69,12 @@ lint: install
 # The suites moto also runs in `make test`: every answer of the write routes, and the store check.
 MOTO_SUITES := tests/test_store_choice.py tests/test_handlers_writes.py
 
+# The handler tests run twice: on the venv's Python, then on the deployed runtime's
+# (tests/lambda_python.py; it says so when that Python is not installed). The write routes'
+# tests run a third time against moto, a second DynamoDB implementation.
 test: lint
 	$(VENV)/bin/pytest
+	$(PY) tests/lambda_python.py
 	$(VENV)/bin/pytest --dynamodb-endpoint=moto $(MOTO_SUITES)
 
 # Every test that honours --dynamodb-endpoint (marked dynamodb), against moto's server.

@@ -13,6 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from draht.iam_actions import DYNAMODB_ACTIONS, unknown_action_hint
+
+PYTHON_RUNTIME = "python3.13"
+"""The Lambda runtime every function deploys on; `draht dev` runs workers on the same version."""
+
 RESOURCE_ENV_PREFIX = "DRAHT_RESOURCE_"
 """Linked resources reach a function as `DRAHT_RESOURCE_<Name>` = JSON of their properties."""
 
@@ -21,7 +26,7 @@ APP_RESOURCE = "App"
 
 _NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 _ROUTE_KEY = re.compile(r"^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (/[A-Za-z0-9_\-./{}+]*)$")
-_ACTION = re.compile(r"^dynamodb:[A-Z][A-Za-z]+$")
+_ACTION = re.compile(r"^dynamodb:[A-Za-z]+$")
 # DynamoDB's rule for index names: 3 to 255 of these characters.
 _INDEX_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 
@@ -101,6 +106,8 @@ class Link:
                     f"link to {self.table.name}: {action!r} is not one named DynamoDB action"
                     " (wildcards are not allowed)"
                 )
+            if action not in DYNAMODB_ACTIONS:
+                raise DeclarationError(f"link to {self.table.name}: {unknown_action_hint(action)}")
 
 
 @dataclass(frozen=True)
@@ -219,6 +226,12 @@ def policy_statements(function: Function, table_arns: Mapping[str, str]) -> list
                 }
             )
     return statements
+
+
+def python_version(runtime: str = PYTHON_RUNTIME) -> tuple[int, int]:
+    """`python3.13` -> (3, 13)."""
+    major, _, minor = runtime.removeprefix("python").partition(".")
+    return int(major), int(minor)
 
 
 def link_value(properties: Mapping[str, str]) -> str:

@@ -37,6 +37,9 @@ UTC_SECOND_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
 DECIMAL_PATTERN = "^(0|[1-9][0-9]{0,11})([.][0-9]{1,6})?$"
 TOKENS_MAX = 10**12
 REQUEST_BODY_MAX_BYTES = 64 * 1024
+# Small enough that every valid body fits REQUEST_BODY_MAX_BYTES even when each character is
+# written as a JSON escaped surrogate pair (12 bytes): a body over the limit is never valid.
+LONG_TEXT_MAX_LENGTH = 2000
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 JSON_MEDIA_TYPE = "application/json"
@@ -82,6 +85,7 @@ def _utc(description: str) -> Schema:
         "type": "string",
         "format": "date-time",
         "pattern": UTC_SECOND_PATTERN,
+        "maxLength": 20,
         "description": f"{description} ISO 8601 UTC to the second, e.g. 2026-11-29T14:05:00Z.",
     }
 
@@ -99,6 +103,7 @@ def _decimal(description: str) -> Schema:
 _CURRENCY: Schema = {
     "type": "string",
     "pattern": "^[A-Z]{3}$",
+    "maxLength": 3,
     "description": "ISO 4217 currency code, e.g. EUR.",
 }
 CLIENT_ID: Schema = {
@@ -133,8 +138,8 @@ SESSION_FIELDS: dict[str, Schema] = {
     "cost": _decimal("What the session cost, in `currency`; requires `currency`."),
     "currency": _CURRENCY,
     "billable": {"type": "boolean", "description": "Whether the session goes on an invoice."},
-    "notes": _text("The freelancer's own notes.", 10000, min_length=0),
-    "summary": _text("What was done, for the client to read.", 10000, min_length=0),
+    "notes": _text("The freelancer's own notes.", LONG_TEXT_MAX_LENGTH, min_length=0),
+    "summary": _text("What was done, for the client to read.", LONG_TEXT_MAX_LENGTH, min_length=0),
 }
 SESSION_IMMUTABLE: dict[str, Schema] = {
     "clientId": {**CLIENT_ID, "description": "The client the session is billed to; must exist."},
@@ -152,16 +157,23 @@ CLIENT_FIELDS: dict[str, Schema] = {
         "maxLength": 254,
         "description": "Billing email.",
     },
-    "phone": {"type": "string", "pattern": "^[+]?[0-9][0-9 ()./-]{2,31}$", "description": "Phone."},
+    "phone": {
+        "type": "string",
+        "pattern": "^[+]?[0-9][0-9 ()./-]{2,31}$",
+        "maxLength": 32,
+        "description": "Phone.",
+    },
     "address": _text("Postal address as printed on invoices, lines separated by \\n.", 1000),
     "country": {
         "type": "string",
         "pattern": "^[A-Z]{2}$",
+        "maxLength": 2,
         "description": "ISO 3166-1 alpha-2 country code, e.g. DE.",
     },
     "vatId": {
         "type": "string",
         "pattern": "^[A-Za-z0-9][A-Za-z0-9 .+*-]{1,31}$",
+        "maxLength": 32,
         "description": "VAT or other tax id, e.g. DE123456789.",
     },
     "currency": _CURRENCY,
@@ -172,7 +184,7 @@ CLIENT_FIELDS: dict[str, Schema] = {
         "maximum": 365,
         "description": "Days an invoice may stay unpaid.",
     },
-    "notes": _text("The freelancer's own notes.", 10000, min_length=0),
+    "notes": _text("The freelancer's own notes.", LONG_TEXT_MAX_LENGTH, min_length=0),
 }
 
 

@@ -589,7 +589,7 @@ def test_a_field_breaking_its_rule_is_400_pointing_at_it_and_writes_nothing(
 ) -> None:
     client_id = new_client(api)
     reply = _bad(create_session(api, client_id, **fields))
-    assert [error["pointer"] for error in reply.body["errors"]] == [pointer]
+    assert {error["pointer"] for error in reply.body["errors"]} == {pointer}
     assert stored_sessions(db, store, client_id) == []
 
 

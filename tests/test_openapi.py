@@ -16,7 +16,7 @@ from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 
 from draht.app import app, list_clients
 from draht.model import App, DeclarationError, Route
-from draht.openapi import ROUTE_DOCS, document
+from draht.openapi import REQUEST_BODY_MAX_BYTES, REQUEST_SCHEMAS, ROUTE_DOCS, document
 from draht.settings import AUTH_MODES, AuthMode
 
 
@@ -222,3 +222,28 @@ def test_a_degraded_health_must_name_a_failed_check() -> None:
     }
     assert schema_errors(schema, body) == []
     assert schema_errors(schema, {**body, "checks": {"Sessions": "ok", "Clients": "ok"}})
+
+
+def _largest_json(schema: dict[str, Any]) -> int:
+    """An upper bound on the bytes of a value valid against a request field's schema."""
+    types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    sizes = [4]  # null
+    if "string" in types:
+        # Every character written as an escaped surrogate pair (12 bytes), and the quotes.
+        sizes.append(12 * schema["maxLength"] + 2)
+    if "integer" in types:
+        sizes.append(len(str(-schema["maximum"])))
+    if "boolean" in types:
+        sizes.append(5)
+    return max(sizes)
+
+
+@pytest.mark.parametrize(
+    "name", [name for name, schema in REQUEST_SCHEMAS.items() if schema["type"] == "object"]
+)
+def test_every_valid_body_fits_the_body_limit(name: str) -> None:
+    # A valid body must never be refused as too large: the bounds keep the largest one,
+    # every field at its longest and fully escaped, within 64 KiB.
+    properties = REQUEST_SCHEMAS[name]["properties"]
+    members = sum(len(json.dumps(field)) + 2 + _largest_json(s) for field, s in properties.items())
+    assert members + 2 <= REQUEST_BODY_MAX_BYTES == 64 * 1024, name

@@ -15,7 +15,7 @@ import pytest
 
 from draht.app import app
 from draht.components.http_api import source_arn_path
-from draht.model import Route
+from draht.model import PYTHON_RUNTIME, Route
 from draht.stack import main, resource_name
 from draht.synth import Recorded, Synthesis, synthesize
 
@@ -254,7 +254,7 @@ def test_dev_stack_is_entirely_removable(dev: Synthesis) -> None:
 def test_functions_run_python_on_arm64(stack: Synthesis) -> None:
     for recorded in stack.of_type(FUNCTION):
         assert recorded.inputs["architectures"] == ["arm64"]
-        assert recorded.inputs["runtime"] in ("python3.12", "python3.13")
+        assert recorded.inputs["runtime"] == PYTHON_RUNTIME
 
 
 def test_function_memory_and_timeout_come_from_config() -> None:

@@ -2,18 +2,20 @@
 
 Each function runs in its own processes with its own environment, as on Lambda:
 one warm worker serves requests one at a time, more start only while requests
-overlap, and a crashed, timed-out or outdated worker is replaced by a fresh one
-on the next request.
+overlap and retire once idle, and a crashed, timed-out or outdated worker is
+replaced by a fresh one on the next request. Workers run on the deployed
+runtime's Python where this machine has it, and import only what the
+function's zip and Lambda's runtime hold.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import secrets
 import subprocess
-import sys
 import time
 import uuid
 from collections import deque
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from draht import PROJECT_ROOT
 from draht.local.events import (
     INTERNAL_ERROR,
     LOCAL_ACCOUNT_ID,
@@ -34,18 +37,22 @@ from draht.local.events import (
     http_response,
 )
 from draht.local.iam import caller_arn
+from draht.local.python import Interpreter, lambda_interpreter, runtime_packages
 from draht.local.store import LOCAL_CREDENTIALS, LOCAL_REGION, local_table_name
-from draht.local.worker import FrameDecoder, FrameTooLarge, encode_frame
-from draht.model import App, Function, policy_statements, resource_environment
-from draht.package import GENERATED_DIR, write_validators
+from draht.local.worker import BOOTSTRAP, FrameDecoder, FrameTooLarge, encode_frame
+from draht.model import PYTHON_RUNTIME, App, Function, policy_statements, resource_environment
+from draht.package import GENERATED_DIR, handler_files, write_validators
 from draht.settings import Settings
 
 LOCAL_STAGE = "local"
 INIT_TIMEOUT_S = 10.0
 """Lambda's limit on a function's init phase: importing the handler."""
+DEFAULT_IDLE_RETIRE_S = 60.0
+"""How long a worker beyond a function's last warm one stays after a burst."""
 RESPONSE_LIMIT_BYTES = 6 * 1024 * 1024
 """Lambda's limit on a synchronous invocation's response payload."""
 _PASSED_THROUGH = ("PATH", "SYSTEMROOT")
+_LAMBDA_ERROR_FIELDS = ("errorMessage", "errorType", "requestId", "stackTrace")
 
 
 class InvocationFailed(Exception):
@@ -63,6 +70,7 @@ class Deployment:
     table_arns: Mapping[str, str]
     region: str = LOCAL_REGION
     credentials: Mapping[str, str] = field(default_factory=lambda: dict(LOCAL_CREDENTIALS))
+    python: Interpreter = field(default_factory=lambda_interpreter)
     generated_dir: Path = GENERATED_DIR
     """Where the code generated into the zips (the request validators) is written for workers."""
 
@@ -102,7 +110,7 @@ class Deployment:
                 "PYTHONDONTWRITEBYTECODE": "1",
                 "LAMBDA_TASK_ROOT": str(self.handlers_dir),
                 "_HANDLER": function.handler,
-                "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{PYTHON_RUNTIME}",
                 "AWS_LAMBDA_FUNCTION_NAME": function.name,
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.settings.memory_mb),
@@ -123,13 +131,41 @@ class Deployment:
         environment.update(resource_environment(self.app, LOCAL_STAGE, linked))
         return environment
 
+    def worker_command(self, read_fd: int, write_fd: int) -> list[str]:
+        # -I -S: nothing from the environment or site-packages; the init frame says what
+        # may be imported. -u: handler output reaches the console as written.
+        return [
+            self.python.executable,
+            "-I",
+            "-S",
+            "-u",
+            "-c",
+            BOOTSTRAP,
+            # The folder the worker's own package is imported from.
+            str(PROJECT_ROOT),
+            str(read_fd),
+            str(write_fd),
+        ]
+
+    def _zip_files(self, function: Function) -> list[str]:
+        try:
+            return list(handler_files(function, self.handlers_dir))
+        except SyntaxError:
+            # The worker's import reports the error as Lambda does; the packager cannot
+            # follow the imports of a file it cannot parse.
+            return [f"{function.module.replace('.', '/')}.py"]
+
     def init_frame(self, function: Function) -> bytes:
+        packages = runtime_packages()
         return encode_frame(
             {
                 "module": function.module,
                 "attribute": function.attribute,
                 "handlersDir": str(self.handlers_dir),
                 "generatedDir": str(self.generated_dir),
+                "zipFiles": self._zip_files(function),
+                "runtimeModules": sorted(packages.modules),
+                "runtimePaths": list(packages.paths),
                 "functionArn": self.function_arn(function),
                 "statements": policy_statements(function, self.table_arns),
                 "caller": caller_arn(self.account_id, self.role_name(function), function.name),
@@ -144,6 +180,8 @@ class Worker:
     def __init__(self, deployment: Deployment, function: Function, generation: int) -> None:
         self.generation = generation
         self.invocations = 0
+        self.idle_since = 0.0
+        self._function_name = function.name
         self._loop = asyncio.get_running_loop()
         self._decoder = FrameDecoder(RESPONSE_LIMIT_BYTES)
         self._pending: asyncio.Future[Any] | None = None
@@ -151,14 +189,7 @@ class Worker:
         self._response_fd, response_write = os.pipe()
         try:
             self._process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-I",
-                    "-m",
-                    "draht.local.worker",
-                    str(request_read),
-                    str(response_write),
-                ],
+                deployment.worker_command(request_read, response_write),
                 env=deployment.environment(function),
                 cwd=deployment.handlers_dir,
                 stdin=subprocess.DEVNULL,
@@ -182,7 +213,7 @@ class Worker:
         reply = await self._next_reply(INIT_TIMEOUT_S, "init")
         if "error" in reply:
             self.stop()
-            raise InvocationFailed(_describe_error(reply["error"]))
+            raise InvocationFailed(_describe_error(reply["error"], self._function_name))
 
     async def invoke(self, event: dict[str, Any], timeout_s: float) -> Any:
         self.invocations += 1
@@ -194,7 +225,7 @@ class Worker:
         )
         reply = await self._next_reply(timeout_s, "invocation")
         if "error" in reply:
-            raise InvocationFailed(_describe_error(reply["error"]))
+            raise InvocationFailed(_describe_error(reply["error"], self._function_name))
         return reply["result"]
 
     def _send(self, frame: bytes) -> None:
@@ -275,25 +306,56 @@ class Worker:
         self._reap()
 
 
-def _describe_error(error: Mapping[str, Any]) -> str:
-    return str(error.get("traceback") or f"{error.get('errorType')}: {error.get('errorMessage')}")
+def _describe_error(error: Mapping[str, Any], function_name: str) -> str:
+    """The console's account of a failed invocation: Lambda's own log line, or the traceback."""
+    if str(error.get("errorType", "")).startswith("Runtime."):
+        # awslambdaric's `log_error` under the JSON log format the stack configures.
+        text = json.dumps(
+            {
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
+                "level": "ERROR",
+                **{key: error.get(key) for key in _LAMBDA_ERROR_FIELDS},
+            }
+        )
+    else:
+        text = str(
+            error.get("traceback") or f"{error.get('errorType')}: {error.get('errorMessage')}"
+        )
+    missing = error.get("missingModule")
+    if missing:
+        text = (
+            f"{text.rstrip()}\n{missing} is not in the {function_name} function's zip, and"
+            " Lambda's Python runtime does not provide it (it has the standard library, boto3,"
+            " botocore and their dependencies): deployed, this import fails the same way"
+        )
+    return text
 
 
 class FunctionPool:
     """The workers of one function: reused while warm, one more only while requests overlap.
 
     Workers started before the handlers last changed are outdated: they finish
-    the request they are serving and are not used again.
+    the request they are serving and are not used again. After a burst, workers
+    idle for `idle_retire_s` retire until one warm worker is left.
     """
 
-    def __init__(self, deployment: Deployment, function: Function, max_workers: int) -> None:
+    def __init__(
+        self,
+        deployment: Deployment,
+        function: Function,
+        max_workers: int,
+        idle_retire_s: float = DEFAULT_IDLE_RETIRE_S,
+    ) -> None:
         self._deployment = deployment
         self._function = function
         self._max_workers = max_workers
+        self._idle_retire_s = idle_retire_s
         self._generation = 0
+        # Most recently released last: acquiring takes from the end, so the others age.
         self._idle: list[Worker] = []
         self._workers: set[Worker] = set()
         self._waiting: deque[asyncio.Future[None]] = deque()
+        self._retire_timer: asyncio.TimerHandle | None = None
 
     async def acquire(self) -> Worker:
         while True:
@@ -317,10 +379,26 @@ class FunctionPool:
 
     def release(self, worker: Worker) -> None:
         if worker.alive and worker.generation == self._generation:
+            worker.idle_since = time.monotonic()
             self._idle.append(worker)
             self._wake_one()
+            self._schedule_retirement()
         else:
             self._retire(worker)
+
+    def _schedule_retirement(self) -> None:
+        if self._retire_timer is not None or len(self._idle) < 2:
+            return
+        due = self._idle[0].idle_since + self._idle_retire_s - time.monotonic()
+        loop = asyncio.get_running_loop()
+        self._retire_timer = loop.call_later(max(0.0, due), self._retire_idle)
+
+    def _retire_idle(self) -> None:
+        self._retire_timer = None
+        cutoff = time.monotonic() - self._idle_retire_s
+        while len(self._idle) > 1 and self._idle[0].idle_since <= cutoff:
+            self._retire(self._idle.pop(0))
+        self._schedule_retirement()
 
     def _retire(self, worker: Worker) -> None:
         worker.stop()
@@ -341,6 +419,9 @@ class FunctionPool:
             self._retire(worker)
 
     def stop_all(self) -> None:
+        if self._retire_timer is not None:
+            self._retire_timer.cancel()
+            self._retire_timer = None
         self._idle = []
         for worker in list(self._workers):
             self._retire(worker)
@@ -408,13 +489,16 @@ class Runtime:
         deployment: Deployment,
         max_workers_per_function: int = 4,
         on_reload: Callable[[], None] | None = None,
+        idle_retire_s: float = DEFAULT_IDLE_RETIRE_S,
     ) -> None:
         self.deployment = deployment
         # Workers import what the zips carry: the handlers and the code generated for them.
         write_validators(deployment.generated_dir)
         self._router = Router(deployment.app.routes)
         self._pools = {
-            function.name: FunctionPool(deployment, function, max_workers_per_function)
+            function.name: FunctionPool(
+                deployment, function, max_workers_per_function, idle_retire_s
+            )
             for function in deployment.app.functions
         }
         self._watcher = HandlerWatcher(deployment.handlers_dir)

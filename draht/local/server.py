@@ -79,6 +79,7 @@ def banner(url: str, deployment: Deployment, store: Store) -> str:
     lines += [
         "",
         f"store   {store.description}",
+        f"python  {deployment.python.describe()}",
         f"auth    {len(protected)} protected route(s) served without auth here"
         f" (on AWS: {settings.auth}); IAM policies are enforced on every AWS call",
         f"limits  {settings.memory_mb} MB, {settings.timeout_s} s timeout per function",

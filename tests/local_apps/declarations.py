@@ -14,11 +14,13 @@ fails = Function("Fails", handler="fails.handler")
 exits = Function("Exits", handler="exits.handler")
 sleeps = Function("Sleeps", handler="sleeps.handler")
 version = Function("Version", handler="version.handler")
+imports_yaml = Function("ImportsYaml", handler="imports_yaml.handler")
+runtime_info = Function("RuntimeInfo", handler="runtime_info.handler")
 # Linked to Clients only: its calls on Sessions must be denied as on AWS.
 cross_reader = Function(
     "CrossReader",
     handler="cross_reader.handler",
-    links=(Link(clients, ("dynamodb:Scan",)),),
+    links=(Link(clients, ("dynamodb:Scan", "dynamodb:PartiQLSelect")),),
 )
 
 app = App(
@@ -35,5 +37,7 @@ app = App(
         Route("GET /sleeps", sleeps),
         Route("GET /version", version),
         Route("GET /cross", cross_reader),
+        Route("GET /imports-yaml", imports_yaml),
+        Route("GET /runtime", runtime_info),
     ),
 )
