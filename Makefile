@@ -66,8 +66,10 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# The suites moto also runs in `make test`: every answer of the write routes, and the store check.
-MOTO_SUITES := tests/test_store_choice.py tests/test_handlers_writes.py
+# The suites moto also runs in `make test`: every handler test on a store (the write routes'
+# every answer among them), and the check that they do reach moto.
+MOTO_SUITES := tests/test_store_choice.py tests/test_handlers.py tests/test_handlers_cursor.py \
+	tests/test_handlers_writes.py
 
 # The handler tests run twice: on the venv's Python, then on the deployed runtime's
 # (tests/lambda_python.py; it says so when that Python is not installed). The write routes'
