@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from draht.iam_actions import DYNAMODB_ACTIONS, unknown_action_hint
+from draht.settings import LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_S
 
 PYTHON_RUNTIME = "python3.13"
 """The Lambda runtime every function deploys on; `draht dev` runs workers on the same version."""
@@ -118,12 +119,24 @@ class Function:
     handler: str
     links: tuple[Link, ...] = ()
     description: str = ""
+    memory_mb: int | None = None
+    """Overrides the stack's `draht:memory` for this function, as SST's `memory` does."""
+    timeout_s: int | None = None
+    """Overrides the stack's `draht:timeout` for this function."""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
             raise DeclarationError(
                 f"function name {self.name!r} must be PascalCase letters and digits"
             )
+        for what, value, (low, high) in (
+            ("memory_mb", self.memory_mb, LAMBDA_MEMORY_MB),
+            ("timeout_s", self.timeout_s, LAMBDA_TIMEOUT_S),
+        ):
+            if value is not None and not low <= value <= high:
+                raise DeclarationError(
+                    f"function {self.name}: {what} must be from {low} to {high} (got {value})"
+                )
         module, _, attribute = self.handler.partition(".")
         if not module or not attribute or "." in attribute:
             raise DeclarationError(

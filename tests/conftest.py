@@ -9,17 +9,23 @@ swaps in another implementation for every test that uses `store_endpoint` or
 
 A URL is used as it is, by every suite alike, so point it at an empty store and run the
 suites that start `draht dev` one at a time (they use the app's own table names).
+
+The stacks of `dev` and of `production` are synthesized under mocks once per session.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import pytest
 from moto_store import MotoServer
 
 from draht.local.store import Dynalite
+
+if TYPE_CHECKING:
+    from draht.synth import Synthesis
 
 STORE_FIXTURES = ("store_endpoint", "live_store_endpoint")
 
@@ -78,3 +84,19 @@ def live_store_endpoint(request: pytest.FixtureRequest) -> Iterator[str | None]:
     """The store for a suite's `draht dev`: None for its own dynalite, as users run it."""
     with _chosen_store(request.config) as endpoint:
         yield endpoint
+
+
+# Pulumi is imported only when a stack is asked for: its gRPC core is built for the venv's
+# Python, and the handler tests also run on the Lambda runtime's (tests/lambda_python.py).
+@pytest.fixture(scope="session")
+def dev() -> Synthesis:
+    from stack_synth import synth
+
+    return synth("dev")
+
+
+@pytest.fixture(scope="session")
+def production() -> Synthesis:
+    from stack_synth import synth
+
+    return synth("production")

@@ -249,3 +249,15 @@ class DevProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def serve_test_app(stack_config: Path, data_dir: Path) -> DevProcess:
+    """`draht dev` of the test app and its handlers, with that stack config and data folder."""
+    return DevProcess(
+        [
+            *("--app", TEST_APP),
+            *("--handlers", str(TEST_HANDLERS)),
+            *("--stack-config", str(stack_config)),
+            *("--data-dir", str(data_dir)),
+        ]
+    )

@@ -25,7 +25,14 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from dev_process import TEST_APP, TEST_HANDLERS, DevProcess, alive, run_draht
+from dev_process import (
+    TEST_APP,
+    TEST_HANDLERS,
+    DevProcess,
+    alive,
+    run_draht,
+    serve_test_app,
+)
 from local_apps.declarations import app as test_app
 from local_apps.declarations import clients, sessions
 
@@ -49,18 +56,7 @@ def test_server(
     tmp_path_factory: pytest.TempPathFactory, stack_config: Path
 ) -> Iterator[DevProcess]:
     """One server of the test app for the tests that only send it requests."""
-    server = DevProcess(
-        [
-            "--app",
-            TEST_APP,
-            "--handlers",
-            str(TEST_HANDLERS),
-            "--stack-config",
-            str(stack_config),
-            "--data-dir",
-            str(tmp_path_factory.mktemp("data")),
-        ]
-    )
+    server = serve_test_app(stack_config, tmp_path_factory.mktemp("data"))
     yield server
     server.stop()
 
@@ -389,6 +385,15 @@ def test_worker_environment_holds_only_its_own_links(test_server: DevProcess) ->
     assert uuid.UUID(context["aws_request_id"])
     assert (context["function_name"], context["memory_limit_in_mb"]) == ("Echo", "512")
     assert 0 < context["remaining_ms"] <= TIMEOUT_S * 1000
+
+
+def test_a_function_s_own_memory_and_timeout_override_the_stack_s(
+    test_server: DevProcess,
+) -> None:
+    body = _json(test_server.request("/tuned").body)
+    assert body["environment"]["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "1024"
+    assert body["context"]["memory_limit_in_mb"] == "1024"
+    assert TIMEOUT_S * 1000 < body["context"]["remaining_ms"] <= 5000
 
 
 def test_one_warm_worker_serves_requests_in_turn(test_server: DevProcess) -> None:

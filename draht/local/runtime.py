@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from draht import PROJECT_ROOT
+from draht.cors import cors_for
+from draht.local import cors
 from draht.local.events import (
     INTERNAL_ERROR,
     LOCAL_ACCOUNT_ID,
@@ -113,7 +115,7 @@ class Deployment:
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_{PYTHON_RUNTIME}",
                 "AWS_LAMBDA_FUNCTION_NAME": function.name,
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.settings.memory_mb),
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.settings.memory_mb_of(function)),
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
                 "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]local",
                 "AWS_REGION": self.region,
@@ -495,6 +497,7 @@ class Runtime:
         # Workers import what the zips carry: the handlers and the code generated for them.
         write_validators(deployment.generated_dir)
         self._router = Router(deployment.app.routes)
+        self._cors = cors_for(deployment.app, deployment.settings.cors_origins)
         self._pools = {
             function.name: FunctionPool(
                 deployment, function, max_workers_per_function, idle_retire_s
@@ -507,6 +510,8 @@ class Runtime:
     async def handle(self, request: HttpRequest) -> Outcome:
         request_id = _api_request_id()
         match = self._router.match(request.method, request.path)
+        if match is None and self._cors is not None and cors.is_preflight(request):
+            return Outcome(cors.preflight_response(self._cors, request), request_id)
         if match is None:
             return Outcome(NOT_FOUND, request_id)
         route, path_parameters = match
@@ -526,8 +531,10 @@ class Runtime:
             return Outcome(INTERNAL_ERROR, request_id, function.name, cold=True, error=str(failure))
         cold = worker.invocations == 0
         try:
-            result = await worker.invoke(event, self.deployment.settings.timeout_s)
+            result = await worker.invoke(event, self.deployment.settings.timeout_s_of(function))
             response = http_response(result)
+            if self._cors is not None:
+                response = cors.integration_response(self._cors, request, response)
         except (InvocationFailed, MalformedResponse) as failure:
             return Outcome(INTERNAL_ERROR, request_id, function.name, cold, str(failure))
         finally:

@@ -10,6 +10,8 @@ clients = Table("Clients", hash_key="clientId")
 
 echo = Function("Echo", handler="echo.handler", links=(Link(sessions, ("dynamodb:Query",)),))
 shape = Function("Shape", handler="shape.handler")
+# Its own memory and timeout, which override the stack config's.
+tuned = Function("Tuned", handler="echo.handler", memory_mb=1024, timeout_s=5)
 fails = Function("Fails", handler="fails.handler")
 exits = Function("Exits", handler="exits.handler")
 sleeps = Function("Sleeps", handler="sleeps.handler")
@@ -32,6 +34,7 @@ app = App(
         Route("GET /items/{itemId}", echo),
         Route("GET /files/{path+}", echo),
         Route("GET /shape", shape),
+        Route("GET /tuned", tuned),
         Route("GET /fails", fails),
         Route("GET /exits", exits),
         Route("GET /sleeps", sleeps),
