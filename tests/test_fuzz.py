@@ -9,19 +9,17 @@ substitutions, each stricter than what it replaces:
   it drew becomes the position inside a cursor issued (by the handlers' own encoder)
   for that very listing: valid in truth, and with fuzzed content past the checksum.
   Random cursors are then asserted to be refused with 400, by their own test below.
-- A session's `endedAt` is never before its `startedAt`: where schemathesis means to
-  send valid data, a drawn pair in the wrong order is put in order.
 - A method no route declares gets what API Gateway answers to any unmatched request,
   404 `{"message":"Not Found"}`, which `draht dev` reproduces; schemathesis's generic
   `unsupported_method` expects 405 instead. That exact gateway answer is asserted.
-
 - Where schemathesis means to send valid data, a drawn body is made valid in truth
   where JSON Schema cannot say what valid is (`valid_in_truth`): a session is created
   for a client that exists (an unknown one is a 422, asserted by the handler tests),
   never ends before it starts, an amount keeps its currency on the patched item, and a
   drawn `If-Match` (no item's current ETag, so a 412) is left out.
-- An invalid body that is also over 64 KiB may be refused with 413, as its size is
-  checked before its content.
+- Invalid data may also be refused with 413 (a body over 64 KiB is refused for its
+  size before its content is read) or 412 (an `If-Match` that is no entity tag
+  matches no ETag, RFC 9110 section 13.1.1).
 
 One check is added: a problem's `status` must be its response's HTTP status, which
 the document states in words only.
