@@ -718,18 +718,22 @@ def _operation(route: Route, auth: AuthMode) -> dict[str, Any]:
     doc = ROUTE_DOCS[route.key]
     responses = dict(doc.responses)
     schemes = _SECURITY_SCHEMES[auth] if route.auth == "protected" else {}
-    if schemes:
-        status, description = _AUTH_FAILURES[auth]
+    failures = [_AUTH_FAILURES[auth]] if schemes else []
+    if schemes and auth == "jwt" and route.scopes:
+        failures.append(("403", "The bearer token carries none of the route's scopes."))
+    for status, description in failures:
         responses[status] = {
             "description": description,
             "content": {JSON_MEDIA_TYPE: {"schema": _ref("GatewayMessage")}},
         }
+    # A JWT route lists the scopes a token may carry to pass (any one of them).
+    scopes = list(route.scopes) if auth == "jwt" else []
     operation: dict[str, Any] = {
         "operationId": doc.operation_id,
         "summary": route.function.description,
         "parameters": list(doc.parameters),
         "responses": dict(sorted(responses.items())),
-        "security": [{name: []} for name in schemes],
+        "security": [{name: scopes} for name in schemes],
     }
     if doc.request_body is not None:
         operation["requestBody"] = doc.request_body

@@ -29,9 +29,9 @@ then reads, patches and deletes of what it created, and sessions of a created
 client) under the same checks, and every scenario deletes what it created, so each
 starts from the seeded data.
 
-The document is the one for a stage without auth, as `draht dev` serves every route
-without it (its banner says so); with the deployed auth modes the routes would
-rightly refuse unsigned requests.
+Every request is signed as the server's auth wants (`draht dev` checks it as
+deployed), so the document fuzzed is the one for a stage without auth: what is
+fuzzed is the API behind the authorizer, which the auth tests cover on their own.
 
 Bounded by default (12 linked scenarios of up to 10 steps); `DRAHT_LONG=1` (`make
 fuzz-long`) runs at least 1,000 generated requests and at least 1,000 linked steps.
@@ -43,12 +43,9 @@ import importlib
 import json
 import os
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 import hypothesis
 import pytest
@@ -241,7 +238,7 @@ def test_every_response_conforms_to_the_document(case: Any, live: DevProcess) ->
     sent.append(case.operation.label)
     # Again here: some of schemathesis's phases build their cases without the map_case hook.
     valid_in_truth(case)
-    response = case.call(base_url=live.url)
+    response = case.call(base_url=live.url, auth=live.requests_auth())
     _track_clients(case, response)
     case.validate_response(response, **CHECK_CHANGES)
 
@@ -256,7 +253,7 @@ class LinkedWorkflow(schema.as_state_machine()):  # type: ignore[misc]
     """Scenarios that follow the document's links: a create, then reads, patches and deletes
     of what it created (and sessions of a created client), each answer under every check."""
 
-    base_url = ""
+    server: DevProcess
 
     def setup(self) -> None:
         self.created: list[str] = []
@@ -264,17 +261,18 @@ class LinkedWorkflow(schema.as_state_machine()):  # type: ignore[misc]
     def teardown(self) -> None:
         # Each scenario starts from the seeded data, so that Hypothesis can replay one: the
         # sessions and clients it created are deleted again (sessions first, as the API asks).
-        for path in sorted(self.created, key=lambda path: not path.startswith("/sessions")):
-            request = urllib.request.Request(f"{self.base_url}{path}", method="DELETE")
-            try:
-                urllib.request.urlopen(request, timeout=30).close()
-            except urllib.error.HTTPError as error:
-                assert error.code == 404, f"DELETE {path}: {error.code} {error.read()!r}"
-            if path.startswith("/clients/"):
-                known_clients.discard(urllib.parse.unquote(path.removeprefix("/clients/")))
+        connection = Connection(self.server.url)
+        try:
+            for path in sorted(self.created, key=lambda path: not path.startswith("/sessions")):
+                status, _, body = connection.request("DELETE", path)
+                assert status in (204, 404), f"DELETE {path}: {status} {body}"
+                if path.startswith("/clients/"):
+                    known_clients.discard(unquote(path.removeprefix("/clients/")))
+        finally:
+            connection.close()
 
     def get_call_kwargs(self, case: Any) -> dict[str, Any]:
-        return {"base_url": self.base_url}
+        return {"base_url": self.server.url, "auth": self.server.requests_auth()}
 
     def before_call(self, case: Any) -> None:
         # The state machine draws its cases without the schema's map_case hook.
@@ -298,7 +296,7 @@ class LinkedWorkflow(schema.as_state_machine()):  # type: ignore[misc]
 
 
 def test_linked_scenarios_conform_with_no_server_error(live: DevProcess) -> None:
-    LinkedWorkflow.base_url = live.url
+    LinkedWorkflow.server = live
     LinkedWorkflow.run(
         settings=hypothesis.settings(
             max_examples=STATEFUL_SCENARIOS,

@@ -291,7 +291,10 @@ def _httpx_response(status: int) -> Any:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
-    with DevProcess(["--data-dir", str(tmp_path_factory.mktemp("client-store"))]) as server:
+    # Without auth: what is under test is the generated client's requests and parsing; a
+    # deployed stage's SigV4 or JWT is the caller's to add (the auth tests cover draht dev's).
+    data_dir = str(tmp_path_factory.mktemp("client-store"))
+    with DevProcess(["--data-dir", data_dir, "--no-auth"]) as server:
         server.seed_sample_data()
         yield server
 

@@ -27,6 +27,7 @@ from typing import Any
 from draht import PROJECT_ROOT
 from draht.cors import cors_for
 from draht.local import cors
+from draht.local.auth import Authorizer
 from draht.local.events import (
     INTERNAL_ERROR,
     LOCAL_ACCOUNT_ID,
@@ -75,6 +76,8 @@ class Deployment:
     python: Interpreter = field(default_factory=lambda_interpreter)
     generated_dir: Path = GENERATED_DIR
     """Where the code generated into the zips (the request validators) is written for workers."""
+    authorizer: Authorizer | None = None
+    """Checks protected routes as deployed; None serves them open (`--no-auth`, `draht invoke`)."""
 
     @property
     def _any_table_arn(self) -> str | None:
@@ -520,9 +523,21 @@ class Runtime:
                 pool.outdate()
             if self._on_reload is not None:
                 self._on_reload()
+        authorizer = self.deployment.authorizer
+        context = None
+        if authorizer is not None and route.auth == "protected":
+            decision = authorizer.authorize(request, route)
+            if isinstance(decision, HttpResponse):
+                return Outcome(decision, request_id)
+            context = decision
         function = route.function
         event = build_event(
-            request, route, path_parameters, request_id, account_id=self.deployment.account_id
+            request,
+            route,
+            path_parameters,
+            request_id,
+            account_id=self.deployment.account_id,
+            authorizer=context,
         )
         pool = self._pools[function.name]
         try:
