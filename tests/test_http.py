@@ -247,3 +247,24 @@ def test_any_other_limit_is_refused_naming_the_range(http: ModuleType, raw: str)
     with pytest.raises(http.BadRequest) as raised:
         http.parse_limit({"limit": raw})
     assert str(raised.value) == f"limit must be a whole number from 1 to 100 (got {raw!r})"
+
+
+def test_a_problem_lists_its_errors_when_it_has_some(http: ModuleType) -> None:
+    errors = [{"field": "/name", "message": "must be a string"}]
+    body = json.loads(http.problem(400, "the body is invalid", "req-1", None, errors)["body"])
+    assert body["errors"] == errors
+    assert "errors" not in json.loads(http.problem(400, "d", "req-1")["body"])
+
+
+def test_a_bad_request_with_errors_reaches_the_problem_body(http: ModuleType) -> None:
+    errors = [{"field": "/name", "message": "must be a string"}]
+
+    def work(_: Any) -> Any:
+        raise http.BadRequest("the body is invalid", errors)
+
+    assert _problem(_serve(http, work))["errors"] == errors
+
+
+def test_a_route_reads_the_time_lambda_leaves_it(http: ModuleType) -> None:
+    assert http.Request({}, LambdaContext(remaining_ms=1234)).remaining_ms() == 1234
+    assert http.Request({}, None).remaining_ms() == 0
