@@ -14,6 +14,7 @@ from draht.model import (
     app_value,
     link_value,
     policy_statements,
+    python_version,
     resource_environment,
 )
 
@@ -349,3 +350,26 @@ def test_an_unknown_action_is_refused_with_the_closest_known_one(action: str, me
     with pytest.raises(DeclarationError) as raised:
         Link(sessions, ("dynamodb:Query", action))
     assert str(raised.value) == f"link to Sessions: {message}"
+
+
+def test_the_runtime_names_its_python_version() -> None:
+    assert python_version("python3.13") == (3, 13)
+    assert python_version("python3.9") == (3, 9)
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [{"memory_mb": 128}, {"memory_mb": 10240}, {"timeout_s": 1}, {"timeout_s": 900}],
+)
+def test_the_edges_of_lambdas_limits_are_accepted(limits: dict[str, Any]) -> None:
+    function = Function("Edge", handler="health.handler", **limits)
+    assert {name: getattr(function, name) for name in limits} == limits
+
+
+def test_a_local_index_needs_a_sort_key_and_a_valid_name() -> None:
+    with pytest.raises(DeclarationError) as raised:
+        Table("Flat", hash_key="id", local_indexes=(LocalIndex("byDate", "date"),))
+    assert str(raised.value) == "table Flat: a local index needs a table sort key"
+    with pytest.raises(DeclarationError) as raised:
+        Table("Sorted", "id", "sk", local_indexes=(LocalIndex("x", "date"),))
+    assert str(raised.value) == "table Sorted: index name 'x' is invalid"
