@@ -22,7 +22,9 @@ import hashlib
 import io
 import os
 import pprint
+import re
 import tempfile
+import tokenize
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -88,8 +90,110 @@ def build_archive(function: Function, root: Path = HANDLERS_DIR, app: App | None
                 schemas = function_request_schemas(function, app)
                 zf.writestr(info, validators_source(schemas).encode())
             else:
-                zf.writestr(info, (root / relative).read_bytes())
+                zf.writestr(info, runtime_source((root / relative).read_text()).encode())
     return Archive(files=files, data=buffer.getvalue())
+
+
+def runtime_source(source: str) -> str:
+    """`source` without its comments and string statements (docstrings), line for line.
+
+    Lambda compiles every zipped module on a cold start and never shows its
+    comments or docstrings; the handlers read no `__doc__`. Each removed line stays
+    as an empty one, so a traceback from Lambda names the same line as the file in
+    git. The result is checked to parse to the very same code, position for position.
+    """
+    lines = source.splitlines(keepends=True)
+    tree = ast.parse(source)
+    blank: set[int] = set()
+    ellipsis: set[int] = set()
+    for statements in _statement_lists(tree):
+        removable = [
+            statement
+            for statement in statements
+            if _is_string_statement(statement) and _alone_on_its_lines(statement, lines)
+        ]
+        for statement in removable:
+            assert statement.end_lineno is not None
+            blank.update(range(statement.lineno, statement.end_lineno + 1))
+        if removable and len(removable) == len(statements):
+            ellipsis.add(removable[0].lineno)
+    comments = {
+        token.start[0]: token.start[1]
+        for token in tokenize.generate_tokens(io.StringIO(source).readline)
+        if token.type == tokenize.COMMENT
+        and not (token.start[0] <= 2 and _ENCODING_DECLARATION.match(token.string))
+    }
+    kept = []
+    for number, line in enumerate(lines, start=1):
+        ending = line[len(line.rstrip("\r\n")) :]
+        if number in ellipsis:
+            indent = len(line) - len(line.lstrip())
+            kept.append(line[:indent] + "..." + ending)
+        elif number in blank:
+            kept.append(ending)
+        elif number in comments:
+            kept.append(line[: comments[number]].rstrip() + ending)
+        else:
+            kept.append(line)
+    stripped = "".join(kept)
+    if _code_shape(stripped) != _code_shape(source):
+        raise RuntimeError("stripping comments and docstrings changed the code")
+    return stripped
+
+
+_ENCODING_DECLARATION = re.compile(r"^#.*?coding[:=]")
+
+
+def _statement_lists(tree: ast.AST) -> list[list[ast.stmt]]:
+    return [
+        value
+        for node in ast.walk(tree)
+        for _, value in ast.iter_fields(node)
+        if isinstance(value, list) and value and isinstance(value[0], ast.stmt)
+    ]
+
+
+def _is_string_statement(statement: ast.stmt) -> bool:
+    match statement:
+        case ast.Expr(ast.Constant(value=str())):
+            return True
+    return False
+
+
+def _alone_on_its_lines(statement: ast.stmt, lines: list[str]) -> bool:
+    """Whether nothing but blanks shares the statement's lines (no `;`, no `def f(): "..."`)."""
+    assert statement.end_lineno is not None and statement.end_col_offset is not None
+    before = lines[statement.lineno - 1].encode()[: statement.col_offset]
+    after = lines[statement.end_lineno - 1].encode()[statement.end_col_offset :].strip()
+    return not before.strip() and (not after or after.startswith(b"#"))
+
+
+def _code_shape(source: str) -> str:
+    """The code without string or `...` statements (what stripping changes), and where each
+    statement starts and each expression lies: a removed last statement only shortens the
+    block around it."""
+    tree = ast.parse(source)
+    for statements in _statement_lists(tree):
+        statements[:] = [
+            statement
+            for statement in statements
+            if not (_is_string_statement(statement) or _is_ellipsis_statement(statement))
+        ]
+    positions = [
+        (node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)
+        if isinstance(node, ast.expr)
+        else (node.lineno, node.col_offset)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.expr | ast.stmt)
+    ]
+    return f"{ast.dump(tree)}\n{positions}"
+
+
+def _is_ellipsis_statement(statement: ast.stmt) -> bool:
+    match statement:
+        case ast.Expr(ast.Constant(value=value)):
+            return value is Ellipsis
+    return False
 
 
 def write_validators(directory: Path = GENERATED_DIR, schemas: Iterable[str] | None = None) -> Path:

@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import io
 import subprocess
+import tokenize
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from draht.package import (
     build_archive,
     function_request_schemas,
     handler_files,
+    runtime_source,
     validators_source,
     write_validators,
 )
@@ -202,3 +204,68 @@ def test_the_generated_validators_are_never_in_git() -> None:
     ).stdout.split()
     assert not [path for path in tracked if path.endswith("_request_schemas.py")]
     assert "handlers/_request_schemas.pyi" in tracked
+
+
+def zipped_handler_sources(function: Function) -> dict[str, str]:
+    with zipfile.ZipFile(io.BytesIO(build_archive(function).data)) as zipped:
+        return {
+            name: zipped.read(name).decode()
+            for name in zipped.namelist()
+            if name != "_request_schemas.py"
+        }
+
+
+@pytest.mark.parametrize("name", [function.name for function in app.functions])
+def test_zipped_handlers_keep_their_code_on_the_lines_it_has_in_git(name: str) -> None:
+    for path, zipped in zipped_handler_sources(app.function(name)).items():
+        original = (HANDLERS_DIR / path).read_text().splitlines()
+        assert len(zipped.splitlines()) == len(original), path
+        for number, line in enumerate(zipped.splitlines()):
+            assert line.strip() == "..." or original[number].startswith(line), (path, number)
+
+
+@pytest.mark.parametrize("name", [function.name for function in app.functions])
+def test_zipped_handlers_carry_no_comments_or_docstrings(name: str) -> None:
+    for path, zipped in zipped_handler_sources(app.function(name)).items():
+        tokens = tokenize.generate_tokens(io.StringIO(zipped).readline)
+        assert not [token for token in tokens if token.type == tokenize.COMMENT], path
+        documented = [
+            node
+            for node in ast.walk(ast.parse(zipped))
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and ast.get_docstring(node) is not None
+        ]
+        assert not documented, path
+
+
+def test_stripping_keeps_what_shares_a_line_and_what_only_looks_like_a_comment() -> None:
+    source = (
+        "# -*- coding: utf-8 -*-\n"
+        '"""Module."""\n'
+        "from __future__ import annotations\n"
+        "\n"
+        "class Failed(Exception):\n"
+        '    """Only a docstring."""\n'
+        "\n"
+        'def inline(): "kept"\n'
+        "\n"
+        "def spaced(x):  # why\n"
+        '    """Doc\n'
+        '    on two lines."""\n'
+        '    return "# not a comment"; "kept too"\n'
+    )
+    assert runtime_source(source) == (
+        "# -*- coding: utf-8 -*-\n"
+        "\n"
+        "from __future__ import annotations\n"
+        "\n"
+        "class Failed(Exception):\n"
+        "    ...\n"
+        "\n"
+        'def inline(): "kept"\n'
+        "\n"
+        "def spaced(x):\n"
+        "\n"
+        "\n"
+        '    return "# not a comment"; "kept too"\n'
+    )
