@@ -3,6 +3,7 @@
 The file list is derived from the handler's own imports rather than declared, so
 it cannot drift from the code; the zip carries fixed timestamps and modes so the
 same sources always give the same hash and a second `pulumi up` changes nothing.
+Each file goes in without its comments and docstrings, line for line (`runtime_source`).
 
 The request validators are generated here too, as plain Python, from the request
 schemas of the OpenAPI document (`draht.openapi.REQUEST_SCHEMAS`): fastjsonschema
@@ -90,7 +91,7 @@ def build_archive(function: Function, root: Path = HANDLERS_DIR, app: App | None
                 schemas = function_request_schemas(function, app)
                 zf.writestr(info, validators_source(schemas).encode())
             else:
-                zf.writestr(info, runtime_source((root / relative).read_text()).encode())
+                zf.writestr(info, runtime_source((root / relative).read_text("utf-8")).encode())
     return Archive(files=files, data=buffer.getvalue())
 
 
