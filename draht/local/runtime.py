@@ -34,6 +34,13 @@ from draht.local.events import (
     http_response,
 )
 from draht.local.iam import caller_arn
+from draht.local.limits import (
+    INTEGRATION_TIMED_OUT,
+    INTEGRATION_TIMEOUT_S,
+    TOO_MANY_REQUESTS,
+    RouteThrottle,
+    integration_cutoff_s,
+)
 from draht.local.store import LOCAL_CREDENTIALS, LOCAL_REGION, local_table_name
 from draht.local.worker import FrameDecoder, FrameTooLarge, encode_frame
 from draht.model import App, Function, policy_statements, resource_environment
@@ -404,9 +411,13 @@ class Runtime:
         deployment: Deployment,
         max_workers_per_function: int = 4,
         on_reload: Callable[[], None] | None = None,
+        integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
     ) -> None:
         self.deployment = deployment
         self._router = Router(deployment.app.routes)
+        settings = deployment.settings
+        self._throttle = RouteThrottle(settings.throttling_rate, settings.throttling_burst)
+        self._integration_timeout_s = integration_timeout_s
         self._pools = {
             function.name: FunctionPool(deployment, function, max_workers_per_function)
             for function in deployment.app.functions
@@ -420,6 +431,8 @@ class Runtime:
         if match is None:
             return Outcome(NOT_FOUND, request_id)
         route, path_parameters = match
+        if not self._throttle.admit(route.key, time.monotonic()):
+            return Outcome(TOO_MANY_REQUESTS, request_id)
         if self._watcher.changed():
             for pool in self._pools.values():
                 pool.outdate()
@@ -435,9 +448,27 @@ class Runtime:
         except InvocationFailed as failure:
             return Outcome(INTERNAL_ERROR, request_id, function.name, cold=True, error=str(failure))
         cold = worker.invocations == 0
+        timeout_s = self.deployment.settings.timeout_s
+        invocation = asyncio.ensure_future(worker.invoke(event, timeout_s))
         try:
-            result = await worker.invoke(event, self.deployment.settings.timeout_s)
-            response = http_response(result)
+            finished, _ = await asyncio.wait(
+                (invocation,), timeout=integration_cutoff_s(timeout_s, self._integration_timeout_s)
+            )
+        except asyncio.CancelledError:
+            invocation.cancel()
+            worker.stop()
+            pool.release(worker)
+            raise
+        if not finished:
+            # HTTP API has stopped waiting; the function runs on to its own timeout, as on AWS.
+            invocation.add_done_callback(lambda _: _settle(invocation, pool, worker))
+            error = (
+                f"no answer within HTTP API's {self._integration_timeout_s:g} s integration"
+                f" timeout; the function runs on until its own {timeout_s} s timeout"
+            )
+            return Outcome(INTEGRATION_TIMED_OUT, request_id, function.name, cold, error)
+        try:
+            response = http_response(invocation.result())
         except (InvocationFailed, MalformedResponse) as failure:
             return Outcome(INTERNAL_ERROR, request_id, function.name, cold, str(failure))
         finally:
@@ -447,6 +478,13 @@ class Runtime:
     def close(self) -> None:
         for pool in self._pools.values():
             pool.stop_all()
+
+
+def _settle(invocation: asyncio.Future[Any], pool: FunctionPool, worker: Worker) -> None:
+    """Frees the worker of an invocation nobody waits for any more, whatever its end."""
+    if not invocation.cancelled():
+        invocation.exception()
+    pool.release(worker)
 
 
 def _api_request_id() -> str:
