@@ -4,22 +4,24 @@ A cold start here is what Lambda pays on a new container, minus the parts we do
 not control: a fresh interpreter starts, imports the handler module from the
 deployment zip (extracted, without bytecode caches, as in /var/task) with the
 function's own environment, and serves a first API Gateway event against a real
-store. The baselines are fresh interpreters that run `pass`, `import json`, and
-`import boto3` plus creating a DynamoDB client. Candidates and baselines run
-interleaved in a shuffled order each round, so drift on a noisy machine spreads
-over all of them instead of favouring whichever ran first.
+store (bench/first_event.py). The baselines are fresh interpreters that run
+`pass`, `import json`, and `import boto3` plus creating a DynamoDB client.
+Candidates and baselines run interleaved in a shuffled order each round, so drift
+on a noisy machine spreads over all of them instead of favouring whichever ran first.
 
 Every interpreter runs with `-S` and the virtualenv's site-packages on PYTHONPATH:
 Lambda's runtime finds boto3 on its path without processing `.pth` files, and the
 editable install's import hook would otherwise add ~8 ms to every run alike,
 shrinking every ratio towards 1.
+
+With `diagnose`, it also says where the time goes: two more baselines for context,
+each handler's heaviest imports (`-X importtime`) and one self-timing run.
 """
 
 from __future__ import annotations
 
-import ast
 import io
-import os
+import json
 import random
 import subprocess
 import sys
@@ -27,29 +29,35 @@ import sysconfig
 import tempfile
 import time
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from documented_events import api_event
 
-from bench.lambda_env import first_query, function_environment, prepare_store
 from bench.stats import ratio, summary_ms
 from draht.app import app
-from draht.local.store import LOCAL_CREDENTIALS, LOCAL_REGION, Dynalite, dynamodb_client
+from draht.local.runtime import Deployment
+from draht.local.seed import seed as seed_sample_data
+from draht.local.store import Dynalite, dynamodb_client, ensure_tables
 from draht.model import Function
 from draht.package import build_archive
+from draht.settings import local_settings
 
+FIRST_EVENT = Path(__file__).with_name("first_event.py")
 BASELINES = {
     "python -c pass": "pass",
     "import json": "import json",
     "import boto3 + DynamoDB client": "import boto3\nboto3.client('dynamodb')",
-    # Not a target: context. Lambda's Python runtime has set up `logging` before it
-    # imports any handler, so on Lambda this part of a handler's imports is already paid.
-    "import json, logging": "import json, logging",
-    # Context too: the data handlers freeze boto3's objects once their client is built, which
-    # spares their process the full garbage collection the plain boto3 baseline pays.
+}
+LOGGING_BASELINE = "import json, logging"
+CONTEXT_BASELINES = {
+    # Lambda's Python runtime has set up `logging` before it imports any handler, so on
+    # Lambda this part of a handler's imports is already paid.
+    LOGGING_BASELINE: "import json, logging",
+    # The data handlers freeze boto3's objects once their client is built, which spares
+    # their process the full garbage collection the plain boto3 baseline pays.
     "import boto3 + DynamoDB client + gc.freeze()": (
         "import boto3, gc\nboto3.client('dynamodb')\ngc.freeze()"
     ),
@@ -61,72 +69,14 @@ TARGETS = {
     "ListClients": ("import boto3 + DynamoDB client", 1.1),
 }
 
-_FIRST_EVENT = """\
-{diagnosis_start}import sys
-sys.path.insert(0, {root!r})
-from {module} import {attribute} as handler
-{diagnosis_imported}
-
-class Context:
-    aws_request_id = "cold-start"
-    function_name = {function_name!r}
-    memory_limit_in_mb = 256
-
-    def get_remaining_time_in_millis(self):
-        return 10_000
-
-
-response = handler({event!r}, Context())
-{diagnosis_served}sys.stdout.write(str(response["statusCode"]))
-"""
-# A separate, untimed run of the same script, telling apart the import and the first event
-# and how much of each went to full (generation 2) garbage collections.
-_DIAGNOSIS = {
-    "diagnosis_start": """\
-import gc, time
-full_collections = []
-def on_gc(phase, info, begun=[0.0]):
-    if info["generation"] == 2 and phase == "start":
-        begun[0] = time.perf_counter()
-    elif info["generation"] == 2:
-        full_collections.append((begun[0], time.perf_counter() - begun[0]))
-gc.callbacks.append(on_gc)
-started = time.perf_counter()
-""",
-    "diagnosis_imported": "imported = time.perf_counter()\n",
-    "diagnosis_served": """\
-served = time.perf_counter()
-def window(low, high):
-    pauses = [pause for at, pause in full_collections if low <= at < high]
-    return {"ms": round((high - low) * 1000, 3), "full_collections": len(pauses),
-            "in_full_collections_ms": round(sum(pauses) * 1000, 3)}
-sys.stderr.write("DIAGNOSIS " + repr({"import": window(started, imported),
-                                      "first_event": window(imported, served)}) + "\\n")
-""",
-}
-_UNDIAGNOSED = dict.fromkeys(_DIAGNOSIS, "")
-
 
 @dataclass(frozen=True)
 class Candidate:
     label: str
-    source: str
+    command: Sequence[str]
+    """What follows `python -S`."""
     environment: Mapping[str, str]
     expected_output: str = ""
-
-
-def _base_environment(endpoint: str) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": sysconfig.get_paths()["purelib"],
-        "LANG": "C.UTF-8",
-        "AWS_REGION": LOCAL_REGION,
-        "AWS_DEFAULT_REGION": LOCAL_REGION,
-        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-        # Lambda's /var/task is read-only: every cold start compiles the handler anew.
-        "PYTHONDONTWRITEBYTECODE": "1",
-        **LOCAL_CREDENTIALS,
-    }
 
 
 def _extract(function: Function, into: Path) -> Path:
@@ -136,9 +86,10 @@ def _extract(function: Function, into: Path) -> Path:
     return root
 
 
-def _run_once(candidate: Candidate, *flags: str) -> subprocess.CompletedProcess[str]:
+def _run(candidate: Candidate, *flags: str, extra: Sequence[str] = ()) -> str:
+    """Run once; returns its stderr."""
     completed = subprocess.run(
-        [sys.executable, "-S", *flags, "-c", candidate.source],
+        [sys.executable, "-S", *flags, *candidate.command, *extra],
         env=dict(candidate.environment),
         capture_output=True,
         text=True,
@@ -149,18 +100,18 @@ def _run_once(candidate: Candidate, *flags: str) -> subprocess.CompletedProcess[
             f"{candidate.label} failed (exit {completed.returncode},"
             f" output {completed.stdout!r}): {completed.stderr[-2000:]}"
         )
-    return completed
+    return completed.stderr
 
 
-def _timed_run(candidate: Candidate) -> float:
+def _timed(candidate: Candidate) -> float:
     started = time.perf_counter()
-    _run_once(candidate)
+    _run(candidate)
     return time.perf_counter() - started
 
 
 def _heaviest_imports(candidate: Candidate, module: str, count: int = 6) -> dict[str, Any]:
     """What the handler module and its direct imports cost, heaviest first (`-X importtime`)."""
-    report = _run_once(candidate, "-X", "importtime").stderr
+    report = _run(candidate, "-X", "importtime")
     # importtime prints each module after the modules it imported; the depth is the
     # indentation of the name: one space for top level, three for what those import.
     direct: list[dict[str, Any]] = []
@@ -183,51 +134,55 @@ def _heaviest_imports(candidate: Candidate, module: str, count: int = 6) -> dict
 
 
 def _phases(candidate: Candidate) -> dict[str, Any]:
-    report = _run_once(candidate).stderr
-    for line in report.splitlines():
+    for line in _run(candidate, extra=["--diagnose"]).splitlines():
         if line.startswith("DIAGNOSIS "):
-            phases: dict[str, Any] = ast.literal_eval(line.removeprefix("DIAGNOSIS "))
+            phases: dict[str, Any] = json.loads(line.removeprefix("DIAGNOSIS "))
             return phases
-    raise RuntimeError(f"no diagnosis from {candidate.label}: {report[-2000:]}")
+    raise RuntimeError(f"no diagnosis from {candidate.label}")
 
 
-def measure(runs: int = 31, seed: int = 5) -> dict[str, Any]:
+def measure(runs: int = 31, seed: int = 5, diagnose: bool = False) -> dict[str, Any]:
+    baselines = {**BASELINES, **(CONTEXT_BASELINES if diagnose else {})}
+    diagnoses: dict[str, dict[str, Any]] = {}
     with Dynalite() as store, tempfile.TemporaryDirectory(prefix="draht-cold-") as scratch:
         client = dynamodb_client(store.endpoint)
-        table_arns = prepare_store(client)
-        base = _base_environment(store.endpoint)
-        candidates = [Candidate(label, source, base) for label, source in BASELINES.items()]
-        diagnoses: dict[str, dict[str, Any]] = {}
+        table_arns = ensure_tables(client, app.name, app.tables)
+        # A first request reads a real page: the sample data's first client and its sessions.
+        client_id = seed_sample_data(client, app).clients[0]["clientId"]
+        deployment = Deployment(
+            app, Path(scratch), local_settings(), store.endpoint, table_arns=table_arns
+        )
+        # Each function's own environment, as draht dev builds it; the baselines run in Health's.
+        site_packages = {"PYTHONPATH": sysconfig.get_paths()["purelib"]}
+        base = {**deployment.environment(app.function("Health")), **site_packages}
+        candidates = [Candidate(label, ["-c", code], base) for label, code in baselines.items()]
         for function in app.functions:
             route = next(r for r in app.routes if r.function is function)
-            script = {
-                "root": str(_extract(function, Path(scratch))),
-                "module": function.module,
-                "attribute": function.attribute,
-                "function_name": function.name,
-                "event": api_event(route.key, first_query(route)),
-            }
-            environment = {**base, **function_environment(function, table_arns)}
-            timed = Candidate(
-                function.name, _FIRST_EVENT.format(**script, **_UNDIAGNOSED), environment, "200"
+            query = {"clientId": client_id} if route.path == "/sessions" else {}
+            event = json.dumps(api_event(route.key, query))
+            root = str(_extract(function, Path(scratch)))
+            command = [str(FIRST_EVENT), root, function.module, function.attribute]
+            candidate = Candidate(
+                function.name,
+                [*command, function.name, event],
+                {**deployment.environment(function), **site_packages},
+                "200",
             )
-            candidates.append(timed)
-            diagnosed = Candidate(
-                function.name, _FIRST_EVENT.format(**script, **_DIAGNOSIS), environment, "200"
-            )
-            diagnoses[function.name] = {
-                **_heaviest_imports(timed, function.module),
-                **_phases(diagnosed),
-            }
+            candidates.append(candidate)
+            if diagnose:
+                diagnoses[function.name] = {
+                    **_heaviest_imports(candidate, function.module),
+                    **_phases(candidate),
+                }
 
         order = random.Random(seed)
         for candidate in candidates:
             # One unmeasured round warms the page cache for everyone alike.
-            _run_once(candidate)
+            _run(candidate)
         samples: dict[str, list[float]] = {candidate.label: [] for candidate in candidates}
         for _ in range(runs):
             for candidate in order.sample(candidates, len(candidates)):
-                samples[candidate.label].append(_timed_run(candidate))
+                samples[candidate.label].append(_timed(candidate))
 
     summaries = {label: summary_ms(values) for label, values in samples.items()}
     functions = {}
@@ -239,14 +194,11 @@ def measure(runs: int = 31, seed: int = 5) -> dict[str, Any]:
             "ratio_to_baseline": observed,
             "target_ratio": target,
             "meets_target": observed <= target,
-            "over_baseline_ms": round(
-                summaries[name]["median_ms"] - summaries[baseline]["median_ms"], 3
-            ),
-            "imports": diagnoses[name],
+            **({"diagnosis": diagnoses[name]} if diagnose else {}),
         }
     return {
         "runs": runs,
         "interpreter": f"{sys.executable} -S (site-packages on PYTHONPATH)",
-        "baselines": {label: summaries[label] for label in BASELINES},
+        "baselines": {label: summaries[label] for label in baselines},
         "functions": functions,
     }

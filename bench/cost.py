@@ -1,9 +1,10 @@
 """What one page costs as the tables grow: DynamoDB capacity and latency at 1k, 10k, 100k items.
 
-The handlers run in this process against a real dynalite, exactly as deployed:
-their own client, their own Query or Scan. A hook on boto3's default session asks
-every DynamoDB call they make for its consumed capacity and records the answer,
-so the figures are the handler's real calls, not a reconstruction of them.
+The handlers run in this process against a real dynalite, loaded as the handler
+tests load them (tests/handler_env.py): their own client, their own Query or Scan.
+A hook on those clients asks every DynamoDB call for its consumed capacity and
+records the answer, so the figures are the handler's real calls, not a
+reconstruction of them.
 
 The baseline is what serving the same page without the key layout would cost: one
 client's sessions newest-first from a table without `pk`/`sk` needs a Scan of the
@@ -13,33 +14,24 @@ whole table (every item read, then sorted in memory), which grows with the table
 from __future__ import annotations
 
 import concurrent.futures
-import importlib
 import json
-import os
-import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 from documented_events import LambdaContext, api_event
 from dynamo_calls import CallRecorder, DynamoCall
+from handler_env import create_tables, loaded_handlers
 
-from bench.lambda_env import function_environment
 from bench.stats import summary_ms
-from draht.app import app, clients, sessions
+from draht.app import app
 from draht.layout import client_item, session_item, wire
 from draht.local.store import (
     BATCH_WRITE_LIMIT,
-    LOCAL_CREDENTIALS,
-    LOCAL_REGION,
     Dynalite,
     batch_write,
     dynamodb_client,
-    ensure_tables,
-    local_table_name,
 )
-from draht.package import HANDLERS_DIR
 
 SIZES = (1_000, 10_000, 100_000)
 MEASURED_CLIENT = "client-000"
@@ -96,11 +88,6 @@ def _write_all(
 
     with concurrent.futures.ThreadPoolExecutor(_WRITERS) as pool:
         list(pool.map(write_batch, range(indexes.start, indexes.stop, BATCH_WRITE_LIMIT)))
-
-
-def _handler(module_name: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    module = importlib.import_module(module_name)
-    return module.handler
 
 
 def _pages(
@@ -180,56 +167,38 @@ def measure(sizes: tuple[int, ...] = SIZES, repeats: int = 15) -> dict[str, Any]
     levels: list[dict[str, Any]] = []
     with Dynalite() as store:
         store_client = dynamodb_client(store.endpoint)
-        table_arns = ensure_tables(store_client, app.name, app.tables)
-        sessions_table = local_table_name(app.name, sessions)
-        clients_table = local_table_name(app.name, clients)
-
-        os.environ.update(
-            {
-                "AWS_ENDPOINT_URL_DYNAMODB": store.endpoint,
-                "AWS_REGION": LOCAL_REGION,
-                "AWS_DEFAULT_REGION": LOCAL_REGION,
-                **LOCAL_CREDENTIALS,
-            }
-        )
-        for function in app.functions:
-            os.environ.update(function_environment(function, table_arns))
-        boto3.setup_default_session()
-        recorder = CallRecorder()
-        assert boto3.DEFAULT_SESSION is not None
-        events = boto3.DEFAULT_SESSION.events
-        events.register("provide-client-params.dynamodb", _ask_for_capacity)
-        recorder.attach(events)
-        sys.path.insert(0, str(HANDLERS_DIR))
-        list_sessions = _handler(app.function("ListSessions").module)
-        list_clients = _handler(app.function("ListClients").module)
-
-        loaded = 0
-        for size in sizes:
-            started = time.perf_counter()
-            _write_all(store_client, sessions_table, _session_item, range(loaded, size))
-            _write_all(store_client, clients_table, _client_item, range(loaded, size))
-            load_s = time.perf_counter() - started
-            items_written = 2 * (size - loaded)
-            loaded = size
-            levels.append(
-                {
-                    "items_per_table": size,
-                    "load_seconds": round(load_s, 2),
-                    "load_items_per_second": round(items_written / load_s),
-                    "sessions": _measure_page(
-                        list_sessions,
-                        "GET /sessions",
-                        {"clientId": MEASURED_CLIENT},
-                        recorder,
-                        repeats,
-                    ),
-                    "clients": _measure_page(list_clients, "GET /clients", {}, recorder, repeats),
-                    "full_scan_baseline": {
-                        "sessions": _full_scan_baseline(store_client, sessions_table),
-                    },
-                }
-            )
+        tables = create_tables(store.endpoint, app.name)
+        with loaded_handlers(store.endpoint, tables) as handlers:
+            handler_clients = [handlers.sessions.dynamodb, handlers.clients.dynamodb]
+            for client in handler_clients:
+                client.meta.events.register("provide-client-params.dynamodb", _ask_for_capacity)
+            recorder = CallRecorder()
+            for client in handler_clients:
+                recorder.attach(client.meta.events)
+            loaded = 0
+            for size in sizes:
+                _write_all(store_client, tables["Sessions"], _session_item, range(loaded, size))
+                _write_all(store_client, tables["Clients"], _client_item, range(loaded, size))
+                loaded = size
+                sessions_query = {"clientId": MEASURED_CLIENT}
+                levels.append(
+                    {
+                        "items_per_table": size,
+                        "sessions": _measure_page(
+                            handlers.sessions.handler,
+                            "GET /sessions",
+                            sessions_query,
+                            recorder,
+                            repeats,
+                        ),
+                        "clients": _measure_page(
+                            handlers.clients.handler, "GET /clients", {}, recorder, repeats
+                        ),
+                        "full_scan_baseline": {
+                            "sessions": _full_scan_baseline(store_client, tables["Sessions"]),
+                        },
+                    }
+                )
     pages = [(r, p) for r in ("sessions", "clients") for p in ("first_page", "deep_page")]
     first, last = levels[0], levels[-1]
     return {

@@ -22,15 +22,17 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from draht import PROJECT_ROOT
 from draht.local.events import HttpRequest
 from draht.local.runtime import Deployment, Outcome, Runtime
-from draht.local.server import Console, DevServer, banner
 from draht.local.store import LOCAL_CREDENTIALS, LOCAL_REGION, Store, StoreError, open_store
 from draht.model import App, DeclarationError
 from draht.settings import LOCAL_SETTINGS_FILE, ConfigError, Settings, local_settings
+
+if TYPE_CHECKING:
+    from draht.local.server import Console
 
 DEFAULT_PORT = 3000
 DEFAULT_APP = "draht.app:app"
@@ -213,6 +215,9 @@ def _dev(args: argparse.Namespace) -> int:
         raise UsageError(
             "--reset empties the local store only; it cannot be used with --dynamodb-endpoint"
         )
+    # Only `draht dev` serves HTTP: seed and invoke never load the server.
+    from draht.local.server import Console
+
     console = Console()
     with open_store(args.data_dir, args.dynamodb_endpoint, reset=args.reset) as store:
         access = _Access.for_store(args.dynamodb_endpoint is not None)
@@ -224,6 +229,8 @@ def _dev(args: argparse.Namespace) -> int:
 async def _serve(
     deployment: Deployment, store: Store, host: str, port: int, console: Console
 ) -> None:
+    from draht.local.server import DevServer, banner
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for stop_signal in (signal.SIGINT, signal.SIGTERM):

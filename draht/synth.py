@@ -3,8 +3,7 @@
 No CLI, no AWS: the mocks answer each registration with plausible outputs (ARNs,
 auto-generated names, URLs) and record every resource's inputs together with
 the options the engine would see (protect, retain on delete, provider), which
-mocks alone do not show. Tests assert on the plain values in a `Synthesis`;
-benchmarks time it.
+mocks alone do not show. Tests assert on the plain values in a `Synthesis`.
 """
 
 from __future__ import annotations
@@ -148,7 +147,7 @@ class _RecordingMonitor(MockMonitor):  # type: ignore[misc]  # pulumi is not typ
 
 
 def synthesize(
-    program: Callable[[], None],
+    program: Callable[[], object],
     stack: str,
     config: Mapping[str, str] | None = None,
 ) -> Synthesis:

@@ -71,6 +71,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _forward(self, body: bytes) -> None:
         upstream = urlsplit(self.server.store.upstream)
+        assert upstream.hostname is not None
         connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=30)
         try:
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}

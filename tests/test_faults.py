@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from dev_process import DevProcess
 from fault_store import THROTTLING_ERRORS, FaultyStore
-from live_server import LiveServer
 from traffic import Answer, Connection, Dataset, seed
 
 from draht.local.store import Dynalite, dynamodb_client
@@ -43,7 +43,7 @@ STALL_S = 4 * FUNCTION_TIMEOUT_S
 class Rig:
     store: Dynalite
     proxy: FaultyStore
-    server: LiveServer
+    server: DevProcess
     dataset: Dataset = field(default_factory=lambda: Dataset((), {}))
     busy_client: str = ""
     cursor: str = ""
@@ -82,25 +82,26 @@ def _assert_nothing_missing(rig: Rig) -> None:
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     store = Dynalite(tmp_path_factory.mktemp("fault-store")).start()
     proxy = FaultyStore(store.endpoint).start()
-    server = LiveServer(tmp_path_factory.mktemp("fault-dev"), dynamodb_endpoint=proxy.endpoint)
-    rig = Rig(store, proxy, server)
+    data_dir = tmp_path_factory.mktemp("fault-dev")
+    rig: Rig | None = None
     try:
-        server.start()
-        rig.dataset = seed(dynamodb_client(store.endpoint), client_count=32)
-        sessions = rig.dataset.session_ids
-        rig.busy_client = max(sessions, key=lambda client_id: len(sessions[client_id]))
-        _, (_, _, first_page) = _timed_get(
-            server.url, "/sessions", {"clientId": rig.busy_client, "limit": "5"}
-        )
-        rig.cursor = first_page["nextCursor"]
-        _assert_nothing_missing(rig)
-        yield rig
+        with DevProcess(
+            ["--data-dir", str(data_dir), "--dynamodb-endpoint", proxy.endpoint]
+        ) as server:
+            rig = Rig(store, proxy, server)
+            rig.dataset = seed(dynamodb_client(store.endpoint), client_count=32)
+            sessions = rig.dataset.session_ids
+            rig.busy_client = max(sessions, key=lambda client_id: len(sessions[client_id]))
+            _, (_, _, first_page) = _timed_get(
+                server.url, "/sessions", {"clientId": rig.busy_client, "limit": "5"}
+            )
+            rig.cursor = first_page["nextCursor"]
+            _assert_nothing_missing(rig)
+            yield rig
     finally:
-        server.stop()
-        server.remove_console()
         proxy.stop()
         # The outage test replaces the store process; stop whichever one runs now.
-        rig.store.stop()
+        (store if rig is None else rig.store).stop()
 
 
 def _throttle_with(error_type: str) -> Callable[[Rig], None]:

@@ -33,8 +33,8 @@ from typing import Any
 import hypothesis
 import pytest
 import schemathesis
+from dev_process import DevProcess
 from hypothesis import strategies as st
-from live_server import LiveServer
 from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.specs.openapi.checks import unsupported_method
 from traffic import Connection
@@ -109,8 +109,8 @@ def undeclared_method_gets_gateway_not_found(ctx: Any, response: Any, case: Any)
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with LiveServer(tmp_path_factory.mktemp("fuzz-store")) as server:
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
+    with DevProcess(["--data-dir", str(tmp_path_factory.mktemp("fuzz-store"))]) as server:
         server.seed_sample_data()
         yield server
     if LONG:
@@ -128,7 +128,7 @@ def test_every_schemathesis_check_is_enabled() -> None:
 
 @schema.parametrize()
 @FUZZ_SETTINGS
-def test_every_response_conforms_to_the_document(case: Any, live: LiveServer) -> None:
+def test_every_response_conforms_to_the_document(case: Any, live: DevProcess) -> None:
     sent.append(case.operation.label)
     case.call_and_validate(
         base_url=live.url,
@@ -143,7 +143,7 @@ def test_every_response_conforms_to_the_document(case: Any, live: LiveServer) ->
 )
 @FUZZ_SETTINGS
 def test_a_cursor_the_api_did_not_issue_is_refused(
-    forged: str, route: str, live: LiveServer
+    forged: str, route: str, live: DevProcess
 ) -> None:
     query = {"cursor": forged, **({"clientId": "any-client"} if route == "/sessions" else {})}
     connection = Connection(live.url)

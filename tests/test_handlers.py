@@ -6,7 +6,7 @@ import json
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ from handler_env import STAGE, Handlers, Reply, create_tables, loaded_handlers, 
 from draht.app import app
 from draht.layout import client_item, session_item, wire
 from draht.local.store import Dynalite
-from draht.package import HANDLERS_DIR, handler_files
+from draht.package import HANDLERS_DIR
 
 MANY = "client-many"
 SESSIONS_OF_MANY = 30
@@ -132,12 +132,6 @@ assert not loaded, loaded
     subprocess.run([sys.executable, "-c", script], input=event, text=True, env=env, check=True)
 
 
-def test_health_zip_carries_no_cursor_code() -> None:
-    files = handler_files(app.function("Health"))
-    assert "_lib/cursor.py" not in files
-    assert "_lib/cursor.py" in handler_files(app.function("ListSessions"))
-
-
 def test_deep_health_checks_every_linked_table(api: Handlers) -> None:
     reply = api.call("GET /health", {"deep": "true"})
     assert reply.status == 200
@@ -157,11 +151,16 @@ def test_deep_must_be_true_or_false(api: Handlers, deep: str) -> None:
     assert "deep" in reply.body["detail"]
 
 
-def test_deep_health_is_degraded_and_names_the_missing_table(dynalite: Dynalite) -> None:
-    tables = create_tables(dynalite.endpoint, "health-degraded")
-    tables["Clients"] = "health-degraded-missing-table"
+def _deep_health(dynalite: Dynalite, prefix: str, **changed_tables: str) -> Reply:
+    """A deep check by handlers whose links name `changed_tables` instead of, or besides, the
+    app's tables (which exist under `prefix`)."""
+    tables = {**create_tables(dynalite.endpoint, prefix), **changed_tables}
     with loaded_handlers(dynalite.endpoint, tables) as handlers:
-        reply = handlers.call("GET /health", {"deep": "true"})
+        return handlers.call("GET /health", {"deep": "true"})
+
+
+def test_deep_health_is_degraded_and_names_the_missing_table(dynalite: Dynalite) -> None:
+    reply = _deep_health(dynalite, "health-degraded", Clients="health-degraded-missing-table")
     assert reply.status == 503
     assert reply.headers["retry-after"] == "1"
     assert reply.body["status"] == "degraded"
@@ -171,20 +170,17 @@ def test_deep_health_is_degraded_and_names_the_missing_table(dynalite: Dynalite)
     }
 
 
-# --- sessions -------------------------------------------------------------------------------
-
-
 def test_deep_health_checks_whatever_tables_its_links_name(dynalite: Dynalite) -> None:
-    tables = create_tables(dynalite.endpoint, "health-links")
-    tables["Archive"] = "health-links-archive"
-    with loaded_handlers(dynalite.endpoint, tables) as handlers:
-        reply = handlers.call("GET /health", {"deep": "true"})
+    reply = _deep_health(dynalite, "health-links", Archive="health-links-archive")
     assert reply.status == 503
     assert reply.body["checks"] == {
         "Sessions": "ok",
         "Clients": "ok",
         "Archive": "failed: ResourceNotFoundException",
     }
+
+
+# --- sessions -------------------------------------------------------------------------------
 
 
 def _expected_sessions_of_many() -> list[str]:
@@ -311,7 +307,7 @@ def test_pages_of_large_items_stay_within_lambdas_response_limit(dynalite: Dynal
 def test_each_handler_calls_exactly_the_actions_its_links_grant(
     api: Handlers, store_calls: CallRecorder
 ) -> None:
-    calls = {
+    calls: dict[str, Callable[[], object]] = {
         "Health": lambda: api.call("GET /health", {"deep": "true"}),
         "ListSessions": lambda: _all_pages(api, "GET /sessions", "sessions", clientId=MANY),
         "ListClients": lambda: _all_pages(api, "GET /clients", "clients", limit="5"),

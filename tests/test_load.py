@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from live_server import LiveServer
+from dev_process import DevProcess
 from traffic import Dataset, run_load, seed
 
 from draht.local.store import dynamodb_client
@@ -24,13 +24,13 @@ REQUESTS_PER_CLIENT = 2000 if LONG else 60
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, Dataset]]:
-    with LiveServer(tmp_path_factory.mktemp("load-store")) as server:
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DevProcess, Dataset]]:
+    with DevProcess(["--data-dir", str(tmp_path_factory.mktemp("load-store"))]) as server:
         yield server, seed(dynamodb_client(server.store_endpoint))
 
 
 def test_concurrent_clients_get_every_item_exactly_once_and_no_error(
-    seeded: tuple[LiveServer, Dataset],
+    seeded: tuple[DevProcess, Dataset],
 ) -> None:
     server, dataset = seeded
     report = run_load(server.url, dataset, CLIENTS, REQUESTS_PER_CLIENT)

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dev_process import TEST_APP, TEST_HANDLERS, DevProcess, alive, run_draht
 from local_apps.declarations import app as test_app
 from local_apps.declarations import clients, sessions
-from local_apps.dev_process import TEST_APP, TEST_HANDLERS, DevProcess, alive, run_draht
 
 from draht.local.seed import sample_data
 from draht.local.store import Dynalite, dynamodb_client, local_table_name

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -211,3 +213,9 @@ def test_batch_write_raises_when_writes_stay_unprocessed_after_every_attempt() -
     with pytest.raises(UnprocessedItems, match="1 writes to t stayed unprocessed after 3 attempts"):
         batch_write(client, "t", _puts(3), attempts=3, first_pause_s=0)
     assert len(client.calls) == 3
+
+
+def test_the_cli_loads_the_http_server_only_for_draht_dev() -> None:
+    # draht seed and draht invoke find their store through draht.local.store alone.
+    script = "import sys, draht.cli; sys.exit('draht.local.server' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", script], check=False).returncode == 0

@@ -2,7 +2,6 @@ import pytest
 
 from draht.app import app, clients, sessions
 from draht.model import App, DeclarationError, Function, Link, Route, Table, policy_statements
-from draht.package import build_archive, handler_files
 
 
 def test_functions_come_from_routes_in_route_order() -> None:
@@ -40,14 +39,3 @@ def test_a_duplicate_route_is_refused() -> None:
     function = app.function("Health")
     with pytest.raises(DeclarationError, match="declared twice"):
         App(name="x", tables=(), routes=(Route("GET /a", function), Route("GET /a", function)))
-
-
-def test_zip_holds_the_handler_and_only_the_helpers_it_imports() -> None:
-    files = handler_files(app.function("Health"))
-    assert "health.py" in files
-    assert all(name == "health.py" or name.startswith("_lib/") for name in files)
-
-
-def test_zip_is_byte_for_byte_repeatable() -> None:
-    function = app.function("ListSessions")
-    assert build_archive(function).data == build_archive(function).data

@@ -11,6 +11,7 @@ import pytest
 import schemathesis
 from handler_env import Handlers, loaded_handlers
 from openapi_check import assert_conforms, schema_errors
+from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 
 from draht.app import app, list_clients
@@ -37,7 +38,10 @@ def test_every_schema_is_valid_json_schema_2020_12() -> None:
 
 def test_schemathesis_reads_every_operation() -> None:
     schema = schemathesis.openapi.from_dict(document(app))
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = []
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result.err()
+        operations.append(result.ok())
     assert sorted(f"{op.method.upper()} {op.path}" for op in operations) == sorted(
         route.key for route in app.routes
     )

@@ -7,22 +7,16 @@ pass by forgetting to await an output.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
-import zipfile
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from draht.app import app
 from draht.components.http_api import source_arn_path
-from draht.model import App, DeclarationError, Function, Route
-from draht.package import handler_files
-from draht.settings import Settings
-from draht.stack import build, main, resource_name
+from draht.model import Route
+from draht.stack import main, resource_name
 from draht.synth import Recorded, Synthesis, synthesize
 
 TABLE = "aws:dynamodb/table:Table"
@@ -259,42 +253,6 @@ def test_functions_log_json_into_their_own_log_group(dev: Synthesis) -> None:
 def test_function_log_groups_keep_logs_for_the_configured_days() -> None:
     s = synth("dev", logRetentionDays="30")
     assert {r.inputs["retentionInDays"] for r in s.of_type(LOG_GROUP)} == {30}
-
-
-def test_each_zip_holds_only_the_files_its_handler_imports(dev: Synthesis) -> None:
-    for declared in app.functions:
-        code = function(dev, declared.name).inputs["code"]
-        with zipfile.ZipFile(code.path) as archive:
-            names = archive.namelist()
-        assert names == list(handler_files(declared))
-        assert f"{declared.module}.py" in names
-        assert not [n for n in names if "__pycache__" in n or n.startswith("test")]
-
-
-def test_zip_paths_do_not_depend_on_where_the_project_is_checked_out(dev: Synthesis) -> None:
-    paths = [Path(r.inputs["code"].path) for r in dev.of_type(FUNCTION)]
-    assert paths and not [path for path in paths if path.is_absolute()]
-
-
-def test_a_handler_file_that_does_not_exist_stops_the_program(tmp_path: Path) -> None:
-    missing = Function("Missing", handler="missing.handler")
-    declared = App(name="draht", tables=(), routes=(Route("GET /missing", missing),))
-    with pytest.raises(DeclarationError, match=r"handlers/missing\.py does not exist"):
-        synthesize(lambda: build(declared, Settings(stage="dev"), tmp_path), "dev")
-
-
-def test_source_code_hash_is_the_hash_of_the_uploaded_zip(dev: Synthesis) -> None:
-    for recorded in dev.of_type(FUNCTION):
-        data = Path(recorded.inputs["code"].path).read_bytes()
-        digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
-        assert recorded.inputs["sourceCodeHash"] == digest
-
-
-def test_archive_hashes_are_identical_across_two_runs(dev: Synthesis) -> None:
-    again = synth("dev")
-    first = {r.name: r.inputs["sourceCodeHash"] for r in dev.of_type(FUNCTION)}
-    second = {r.name: r.inputs["sourceCodeHash"] for r in again.of_type(FUNCTION)}
-    assert first == second
 
 
 def test_every_function_knows_its_app_and_stage(stack: Synthesis) -> None:

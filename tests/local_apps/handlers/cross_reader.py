@@ -1,10 +1,12 @@
 """Scans the table named by ?table=, through the default session or a new one."""
 
+from typing import Any
+
 import boto3
 from botocore.exceptions import ClientError
 
 
-def handler(event, context):
+def handler(event: dict[str, Any], context: Any) -> Any:
     query = event.get("queryStringParameters") or {}
     session = boto3.session.Session() if query.get("session") == "own" else boto3
     client = session.client("dynamodb")

@@ -2,9 +2,10 @@
 
 import json
 import os
+from typing import Any
 
 
-def handler(event, context):
+def handler(event: dict[str, Any], context: Any) -> Any:
     watched = ("DRAHT_RESOURCE_", "AWS_")
     return {
         "statusCode": 200,

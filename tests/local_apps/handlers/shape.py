@@ -1,9 +1,10 @@
 """Results in each shape HTTP API knows, picked by ?kind=."""
 
 import base64
+from typing import Any
 
 
-def handler(event, context):
+def handler(event: dict[str, Any], context: Any) -> Any:
     kind = (event.get("queryStringParameters") or {}).get("kind", "plain")
     if kind == "plain":
         return {"hello": "world", "count": 2}

@@ -1,5 +1,7 @@
 """Tests rewrite this file to see the change served without a restart."""
 
+from typing import Any
 
-def handler(event, context):
+
+def handler(event: dict[str, Any], context: Any) -> Any:
     return {"version": "one"}
