@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dev_process import DevProcess
+from dev_process import DevProcess, unthrottled
 from handler_env import loaded_handlers
 
 from bench.stats import summary_ms
@@ -99,7 +99,7 @@ def measure(requests: int = 2000, warmup: int = 50) -> dict[str, Any]:
     routes: dict[str, Any] = {}
     with (
         tempfile.TemporaryDirectory(prefix="draht-bench-http-") as folder,
-        DevProcess(["--data-dir", folder]) as server,
+        DevProcess(["--data-dir", folder, *unthrottled(folder)]) as server,
     ):
         server.seed_sample_data()
         listed = server.request("/clients?limit=1")

@@ -16,11 +16,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from draht import PROJECT_ROOT
+from draht.settings import LOCAL_SETTINGS_FILE
 
 DRAHT = str(Path(sys.executable).with_name("draht"))
 TEST_APP = "tests.local_apps.declarations:app"
@@ -64,6 +65,26 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+UNTHROTTLED = {"throttlingRate": 10000, "throttlingBurst": 5000}
+"""Route throttling far above what a load test or benchmark sends (5000 is the burst's maximum)."""
+
+
+def stack_config(folder: Path, values: Mapping[str, object]) -> Path:
+    """The dev stack's config with some `draht:` keys changed, written into `folder`."""
+    import yaml
+
+    config = yaml.safe_load((PROJECT_ROOT / LOCAL_SETTINGS_FILE).read_text())
+    config.setdefault("config", {}).update({f"draht:{key}": value for key, value in values.items()})
+    path = Path(folder) / LOCAL_SETTINGS_FILE
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def unthrottled(folder: Path | str) -> list[str]:
+    """`draht dev` options for traffic past the dev stack's route throttling."""
+    return ["--stack-config", str(stack_config(Path(folder), UNTHROTTLED))]
 
 
 def run_draht(

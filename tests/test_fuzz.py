@@ -33,7 +33,7 @@ from typing import Any
 import hypothesis
 import pytest
 import schemathesis
-from dev_process import DevProcess
+from dev_process import DevProcess, unthrottled
 from hypothesis import strategies as st
 from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.specs.openapi.checks import unsupported_method
@@ -110,7 +110,8 @@ def undeclared_method_gets_gateway_not_found(ctx: Any, response: Any, case: Any)
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
-    with DevProcess(["--data-dir", str(tmp_path_factory.mktemp("fuzz-store"))]) as server:
+    folder = tmp_path_factory.mktemp("fuzz-store")
+    with DevProcess(["--data-dir", str(folder), *unthrottled(folder)]) as server:
         server.seed_sample_data()
         yield server
     if LONG:

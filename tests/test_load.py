@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from dev_process import DevProcess
+from dev_process import DevProcess, unthrottled
 from traffic import Dataset, run_load, seed
 
 from draht.local.store import dynamodb_client
@@ -25,7 +25,8 @@ REQUESTS_PER_CLIENT = 2000 if LONG else 60
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DevProcess, Dataset]]:
-    with DevProcess(["--data-dir", str(tmp_path_factory.mktemp("load-store"))]) as server:
+    folder = tmp_path_factory.mktemp("load-store")
+    with DevProcess(["--data-dir", str(folder), *unthrottled(folder)]) as server:
         yield server, seed(dynamodb_client(server.store_endpoint))
 
 
