@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -211,6 +212,21 @@ class DevProcess:
             return Reply(response.status, dict(header_list), header_list, data)
         finally:
             connection.close()
+
+    def exchange(self, data: bytes, byte_by_byte: bool = False, timeout: float = 20) -> bytes:
+        """Raw bytes in, everything the server sends until it closes: for what HTTP clients
+        will not send. `byte_by_byte` sends each byte in its own segment."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as connection:
+            if byte_by_byte:
+                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                for index in range(len(data)):
+                    connection.sendall(data[index : index + 1])
+            else:
+                connection.sendall(data)
+            received = bytearray()
+            while chunk := connection.recv(65536):
+                received += chunk
+            return bytes(received)
 
     def children(self) -> set[int]:
         return descendants(self.process.pid)

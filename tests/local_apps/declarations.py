@@ -14,6 +14,7 @@ fails = Function("Fails", handler="fails.handler")
 exits = Function("Exits", handler="exits.handler")
 sleeps = Function("Sleeps", handler="sleeps.handler")
 version = Function("Version", handler="version.handler")
+body_size = Function("BodySize", handler="body_size.handler")
 # Linked to Clients only: its calls on Sessions must be denied as on AWS.
 cross_reader = Function(
     "CrossReader",
@@ -35,5 +36,6 @@ app = App(
         Route("GET /sleeps", sleeps),
         Route("GET /version", version),
         Route("GET /cross", cross_reader),
+        Route("POST /upload", body_size, auth="public"),
     ),
 )
