@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from draht import PROJECT_ROOT
 from draht.settings import LOCAL_SETTINGS_FILE
@@ -86,6 +87,12 @@ def stack_config(folder: Path, values: Mapping[str, object]) -> Path:
 def unthrottled(folder: Path | str) -> list[str]:
     """`draht dev` options for traffic past the dev stack's route throttling."""
     return ["--stack-config", str(stack_config(Path(folder), UNTHROTTLED))]
+
+
+def status_and_json(raw: bytes) -> tuple[int, Any]:
+    """The status and JSON body of one raw HTTP/1.1 answer, as `DevProcess.exchange` returns it."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), json.loads(body)
 
 
 def run_draht(

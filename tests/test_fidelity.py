@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dev_process import TEST_APP, TEST_HANDLERS, DevProcess, stack_config
+from dev_process import TEST_APP, TEST_HANDLERS, DevProcess, stack_config, status_and_json
 from local_apps.declarations import app as test_app
 
 from draht.local.events import HttpRequest
@@ -63,11 +63,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
         yield process
 
 
-def _answer(raw: bytes) -> tuple[int, Any]:
-    head, _, body = raw.partition(b"\r\n\r\n")
-    return int(head.split(b" ", 2)[1]), json.loads(body)
-
-
 def _head_of_size(size: int, padded: str) -> bytes:
     """A GET of /echo whose request line plus header values are `size` bytes, the extra
     bytes in the query (`padded="query"`) or in a header's value (`"header"`)."""
@@ -105,7 +100,7 @@ def test_request_line_and_header_values_quota(
     `{"message": …}` shape.
     """
     answer = server.exchange(_head_of_size(size, padded), byte_by_byte=byte_by_byte)
-    code, body = _answer(answer)
+    code, body = status_and_json(answer)
     assert code == status, answer[:200]
     if status == 431:
         assert body == {"message": "Request Header Fields Too Large"}
@@ -136,7 +131,7 @@ def test_payload_quota_one_byte_more_is_413(server: DevProcess, framing: str) ->
             + chunk
             + b"\r\n0\r\n\r\n"
         )
-    code, body = _answer(server.exchange(request))
+    code, body = status_and_json(server.exchange(request))
     assert (code, body) == (413, {"message": "Request Entity Too Large"})
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from dev_process import TEST_APP, TEST_HANDLERS, DevProcess
+from dev_process import TEST_APP, TEST_HANDLERS, DevProcess, status_and_json
 from local_apps.declarations import app as test_app
 
 from draht.local.runtime import Deployment, Runtime
@@ -35,11 +35,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
     args = ["--app", TEST_APP, "--handlers", str(TEST_HANDLERS), "--data-dir", str(data_dir)]
     with DevProcess(args) as process:
         yield process
-
-
-def _answer(raw: bytes) -> tuple[int, object]:
-    head, _, body = raw.partition(b"\r\n\r\n")
-    return int(head.split(b" ", 2)[1]), json.loads(body)
 
 
 @pytest.mark.parametrize(
@@ -72,7 +67,7 @@ def test_malformed_requests_are_answered_400_and_closed(
     # `exchange` reads until the server closes: a hang fails on its timeout.
     started = time.monotonic()
     answer = server.exchange(request_bytes, timeout=5)
-    assert _answer(answer) == BAD_REQUEST
+    assert status_and_json(answer) == BAD_REQUEST
     assert b"\r\nconnection: close\r\n" in answer
     assert time.monotonic() - started < 5
 
@@ -145,55 +140,49 @@ def _front(header_timeout_s: float, idle_timeout_s: float) -> Iterator[int]:
         loop.close()
 
 
-def _until_closed(connection: socket.socket) -> tuple[bytes, float]:
-    started = time.monotonic()
-    received = bytearray()
-    while chunk := connection.recv(65536):
-        received += chunk
-    return bytes(received), time.monotonic() - started
+def _on_front(
+    header_timeout_s: float, idle_timeout_s: float, *writes: bytes, pause_s: float = 0.0
+) -> tuple[bytes, float]:
+    """Each write on one connection, `pause_s` apart; then all the front sends until it
+    closes, and how long that close took after the last write."""
+    with (
+        _front(header_timeout_s, idle_timeout_s) as port,
+        socket.create_connection(("127.0.0.1", port), timeout=5) as connection,
+    ):
+        for index, data in enumerate(writes):
+            if index:
+                time.sleep(pause_s)
+            connection.sendall(data)
+        started = time.monotonic()
+        received = bytearray()
+        while chunk := connection.recv(65536):
+            received += chunk
+        return bytes(received), time.monotonic() - started
 
 
 def test_a_head_that_never_completes_is_408_after_the_header_timeout() -> None:
-    with (
-        _front(header_timeout_s=0.5, idle_timeout_s=30) as port,
-        socket.create_connection(("127.0.0.1", port), timeout=5) as connection,
-    ):
-        connection.sendall(b"GET /echo HTTP/1.1\r\nhost: x\r\n")
-        # Trickling bytes does not extend the deadline of the head.
-        for _ in range(3):
-            time.sleep(0.2)
-            connection.sendall(b"x-slow: 1\r\n")
-        answer, _ = _until_closed(connection)
-    assert _answer(answer) == (408, {"message": "Request Timeout"})
+    # Trickling header lines does not extend the deadline of the head.
+    answer, _ = _on_front(
+        0.5, 30, b"GET /echo HTTP/1.1\r\nhost: x\r\n", *[b"x-slow: 1\r\n"] * 3, pause_s=0.2
+    )
+    assert status_and_json(answer) == (408, {"message": "Request Timeout"})
 
 
 def test_an_idle_connection_is_closed_after_the_idle_timeout() -> None:
-    with (
-        _front(header_timeout_s=30, idle_timeout_s=0.5) as port,
-        socket.create_connection(("127.0.0.1", port), timeout=5) as connection,
-    ):
-        answer, waited = _until_closed(connection)
+    answer, waited = _on_front(30, 0.5)
     assert answer == b""
     assert 0.4 <= waited < 4
 
 
-def test_a_kept_alive_connection_is_closed_once_idle_after_its_answer() -> None:
-    with (
-        _front(header_timeout_s=30, idle_timeout_s=0.5) as port,
-        socket.create_connection(("127.0.0.1", port), timeout=5) as connection,
-    ):
-        connection.sendall(b"GET /nowhere HTTP/1.1\r\nhost: x\r\n\r\n")
-        answer, waited = _until_closed(connection)
+def test_a_kept_alive_connection_is_closed_once_idle_after_itsstatus_and_json() -> None:
+    answer, waited = _on_front(30, 0.5, b"GET /nowhere HTTP/1.1\r\nhost: x\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 404 Not Found\r\n")
     assert b"connection: close" not in answer
     assert waited < 4
 
 
 def test_a_stalled_body_is_let_go_after_the_idle_timeout() -> None:
-    with (
-        _front(header_timeout_s=30, idle_timeout_s=0.5) as port,
-        socket.create_connection(("127.0.0.1", port), timeout=5) as connection,
-    ):
-        connection.sendall(b"POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nabc")
-        answer, _ = _until_closed(connection)
-    assert _answer(answer) == (408, {"message": "Request Timeout"})
+    answer, _ = _on_front(
+        30, 0.5, b"POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nabc"
+    )
+    assert status_and_json(answer) == (408, {"message": "Request Timeout"})
