@@ -265,6 +265,16 @@ _GATEWAY_MESSAGE: Schema = {
     "required": ["message"],
     "properties": {"message": {"type": "string"}},
 }
+# What API Gateway answers on any route before the function runs: its quotas and the
+# stage's route throttling (draht/local/limits.py applies the same locally).
+_GATEWAY_LIMITS = (
+    ("429", "Throttled: more requests to this route than the stage's burst and rate allow."),
+    ("431", "The request line and header values exceed HTTP API's 10,240-byte quota."),
+)
+
+
+def _gateway_answer(description: str) -> Schema:
+    return {"description": description, "content": {JSON_MEDIA_TYPE: {"schema": _GATEWAY_MESSAGE}}}
 
 
 def document(app: App, auth: AuthMode = "iam") -> dict[str, Any]:
@@ -302,13 +312,11 @@ def document(app: App, auth: AuthMode = "iam") -> dict[str, Any]:
 def _operation(route: Route, auth: AuthMode) -> dict[str, Any]:
     doc = ROUTE_DOCS[route.key]
     responses = dict(doc.responses)
+    responses.update((status, _gateway_answer(text)) for status, text in _GATEWAY_LIMITS)
     schemes = _SECURITY_SCHEMES[auth] if route.auth == "protected" else {}
     if schemes:
         status, description = _AUTH_FAILURES[auth]
-        responses[status] = {
-            "description": description,
-            "content": {JSON_MEDIA_TYPE: {"schema": _GATEWAY_MESSAGE}},
-        }
+        responses[status] = _gateway_answer(description)
     return {
         "operationId": doc.operation_id,
         "summary": route.function.description,

@@ -57,6 +57,10 @@ LONG_RUN_MINIMUM_REQUESTS = 1000
 
 DOCUMENT = document(app, auth="none")
 schema = schemathesis.openapi.from_dict(DOCUMENT)
+# Schema-violating data long enough passes HTTP API's 10,240-byte quota on the request line
+# and header values: the gateway refuses it with 431 before any handler sees it.
+_rejection = schema.config.checks.negative_data_rejection
+_rejection.expected_statuses = [*_rejection.expected_statuses, "431"]
 sent: list[str] = []
 
 
