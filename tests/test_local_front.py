@@ -186,3 +186,15 @@ def test_a_stalled_body_is_let_go_after_the_idle_timeout() -> None:
         30, 0.5, b"POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nabc"
     )
     assert status_and_json(answer) == (408, {"message": "Request Timeout"})
+
+
+def test_an_upgrade_is_answered_as_plain_http_and_the_connection_closes() -> None:
+    # HTTP API speaks HTTP/1.1 only: the bytes after the upgrade are not read as a request.
+    answer, _ = _on_front(
+        30,
+        30,
+        b"GET /nowhere HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n"
+        b"\x81\x85abcdefghi",
+    )
+    assert status_and_json(answer) == (404, {"message": "Not Found"})
+    assert b"\r\nconnection: close\r\n" in answer
