@@ -170,7 +170,13 @@ def _handle_all(function_timeout_s: int, integration_timeout_s: float, *targets:
             runtime.close()
         return results
 
-    return asyncio.run(scenario())
+    # A loop of its own: asyncio.run would leave the thread without one, which the Pulumi
+    # mocks of later tests expect to find.
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(scenario())
+    finally:
+        loop.close()
 
 
 def test_a_function_slower_than_the_integration_timeout_is_a_503_and_runs_on() -> None:
