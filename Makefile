@@ -10,12 +10,14 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 LOCAL_STAMP := $(VENV)/.installed-local
 FULL_STAMP := $(VENV)/.installed
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 NODE_STAMP := node_modules/.package-lock.json
 UV_INSTALL := $(UV) pip install --quiet --python $(PY) --no-deps
 # Every lock is resolved for the oldest Python the project supports.
 LOCK := $(UV) pip compile --quiet --generate-hashes --python-version 3.11 $(LOCK_ARGS)
 
-.PHONY: install full-install local-install dev test lint lock bench fuzz-long measure-setup clean
+.PHONY: install full-install local-install dev test lint lock checkov bench fuzz-long measure-setup clean
 
 # The Python and npm installs wait on the network more than on the CPU, so `install` and
 # `dev` run them side by side (-j2 in a sub-make, leaving the rest of the Makefile in order).
@@ -55,6 +57,7 @@ lock: $(UV)
 	$(LOCK) --group uv -o requirements-uv.lock
 	$(LOCK) pyproject.toml --extra deploy --extra dev --group build -o requirements.lock
 	$(LOCK) pyproject.toml --group build -c requirements.lock -o requirements-local.lock
+	$(LOCK) --group checkov -o requirements-checkov.lock
 
 dev:
 	@$(MAKE) --no-print-directory -j2 local-install
@@ -66,8 +69,21 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# The handler tests run twice: on the venv's Python, then on the deployed runtime's
+# (tests/lambda_python.py; it says so when that Python is not installed).
 test: lint
 	$(VENV)/bin/pytest
+	$(PY) tests/lambda_python.py
+
+# checkov's AWS rules on the production stack rendered under mocks: no unwaived failure.
+# Kept out of `make test`, whose first run has its own time budget; CI runs both.
+checkov: install $(CHECKOV_STAMP)
+	$(PY) -m draht.checkov --checkov $(CHECKOV_VENV)/bin/checkov
+
+$(CHECKOV_STAMP): $(UV) requirements-checkov.lock
+	$(UV) venv --quiet --allow-existing --python $(PY) $(CHECKOV_VENV)
+	$(UV) pip install --quiet --python $(CHECKOV_VENV)/bin/python --no-deps --require-hashes -r requirements-checkov.lock
+	touch $@
 
 # Writes BENCHMARKS.md, bench/results.json and bench/cost.png; run on an otherwise idle machine.
 bench: install
@@ -82,4 +98,4 @@ measure-setup:
 	$(PYTHON) bench/fresh_clone.py
 
 clean:
-	rm -rf $(VENV) node_modules .draht
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .draht

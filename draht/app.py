@@ -14,6 +14,9 @@ health = Function(
     "Health",
     handler="health.handler",
     description="Liveness, and with ?deep=true a DescribeTable of each linked table",
+    # It holds no page of items in memory; its timeout stays the stack's, which a deep check
+    # against a store that never answers needs (about 9 s of retries).
+    memory_mb=128,
     links=(
         Link(sessions, actions=("dynamodb:DescribeTable",)),
         Link(clients, actions=("dynamodb:DescribeTable",)),

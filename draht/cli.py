@@ -6,7 +6,8 @@
     draht openapi    print the API's OpenAPI document
 
 Errors are one line on stderr: exit status 2 for bad usage or configuration, 1
-when something needed could not be started.
+when something needed could not be started. `draht invoke` exits 4 when the
+answer is a 4xx and 5 when it is a 5xx.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from draht import PROJECT_ROOT
 from draht.local.events import HttpRequest
-from draht.local.runtime import Deployment, Outcome, Runtime
+from draht.local.runtime import DEFAULT_IDLE_RETIRE_S, Deployment, Outcome, Runtime
 from draht.local.store import LOCAL_CREDENTIALS, LOCAL_REGION, Store, StoreError, open_store
 from draht.model import App, DeclarationError
 from draht.settings import LOCAL_SETTINGS_FILE, ConfigError, Settings, local_settings
@@ -103,6 +104,14 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     dev.add_argument("--host", default="127.0.0.1", help="the address to listen on")
     dev.add_argument("--reset", action="store_true", help="empty the local store first")
+    dev.add_argument(
+        "--worker-idle",
+        type=float,
+        default=DEFAULT_IDLE_RETIRE_S,
+        metavar="SECONDS",
+        help="a function's extra workers retire after this long idle; one stays warm"
+        f" (default {DEFAULT_IDLE_RETIRE_S:g})",
+    )
 
     commands.add_parser("seed", parents=[common, store], help="load the sample data set")
 
@@ -211,6 +220,8 @@ def _dev(args: argparse.Namespace) -> int:
     settings = _settings(args.stack_config)
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port} must be from 0 to 65535")
+    if args.worker_idle <= 0:
+        raise UsageError(f"--worker-idle {args.worker_idle:g} must be above 0 seconds")
     if args.reset and args.dynamodb_endpoint:
         raise UsageError(
             "--reset empties the local store only; it cannot be used with --dynamodb-endpoint"
@@ -222,12 +233,17 @@ def _dev(args: argparse.Namespace) -> int:
     with open_store(args.data_dir, args.dynamodb_endpoint, reset=args.reset) as store:
         access = _Access.for_store(args.dynamodb_endpoint is not None)
         deployment = _deployment(app, handlers_dir, settings, store, access)
-        asyncio.run(_serve(deployment, store, args.host, args.port, console))
+        asyncio.run(_serve(deployment, store, args.host, args.port, console, args.worker_idle))
     return 0
 
 
 async def _serve(
-    deployment: Deployment, store: Store, host: str, port: int, console: Console
+    deployment: Deployment,
+    store: Store,
+    host: str,
+    port: int,
+    console: Console,
+    idle_retire_s: float,
 ) -> None:
     from draht.local.server import DevServer, banner
 
@@ -238,6 +254,7 @@ async def _serve(
     runtime = Runtime(
         deployment,
         on_reload=lambda: console.line("handlers changed: workers restart on their next request"),
+        idle_retire_s=idle_retire_s,
     )
     server = DevServer(runtime, console)
     try:
@@ -246,6 +263,11 @@ async def _serve(
         raise UsageError(
             f"cannot listen on {host}:{port} ({error.strerror}): stop what holds it or pass --port"
         ) from None
+    supervisor = (
+        None
+        if store.dynalite is None
+        else loop.create_task(store.dynalite.keep_running(console.line))
+    )
     try:
         url = f"http://{host}:{bound}"
         if store.folder is not None:
@@ -254,6 +276,8 @@ async def _serve(
         await stop.wait()
         console.line("stopping: workers and store")
     finally:
+        if supervisor is not None:
+            supervisor.cancel()
         await server.stop()
 
 
@@ -307,7 +331,12 @@ def _invoke(args: argparse.Namespace) -> int:
     print(dumps_response(outcome))
     temperature = "-" if outcome.function is None else "cold" if outcome.cold else "warm"
     print(f"{outcome.function or 'no route'} {temperature}", file=sys.stderr)
-    return 0
+    return exit_status(outcome.response.status)
+
+
+def exit_status(http_status: int) -> int:
+    """0 for an answer below 400; 4 for a 4xx and 5 for a 5xx, so a script can tell them apart."""
+    return http_status // 100 if http_status >= 400 else 0
 
 
 def dumps_response(outcome: Outcome) -> str:

@@ -13,6 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from draht.iam_actions import DYNAMODB_ACTIONS, unknown_action_hint
+from draht.settings import LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_S
+
+PYTHON_RUNTIME = "python3.13"
+"""The Lambda runtime every function deploys on; `draht dev` runs workers on the same version."""
+
 RESOURCE_ENV_PREFIX = "DRAHT_RESOURCE_"
 """Linked resources reach a function as `DRAHT_RESOURCE_<Name>` = JSON of their properties."""
 
@@ -21,7 +27,7 @@ APP_RESOURCE = "App"
 
 _NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 _ROUTE_KEY = re.compile(r"^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (/[A-Za-z0-9_\-./{}+]*)$")
-_ACTION = re.compile(r"^dynamodb:[A-Z][A-Za-z]+$")
+_ACTION = re.compile(r"^dynamodb:[A-Za-z]+$")
 
 Auth = Literal["public", "protected"]
 
@@ -65,6 +71,8 @@ class Link:
                     f"link to {self.table.name}: {action!r} is not one named DynamoDB action"
                     " (wildcards are not allowed)"
                 )
+            if action not in DYNAMODB_ACTIONS:
+                raise DeclarationError(f"link to {self.table.name}: {unknown_action_hint(action)}")
 
 
 @dataclass(frozen=True)
@@ -75,12 +83,24 @@ class Function:
     handler: str
     links: tuple[Link, ...] = ()
     description: str = ""
+    memory_mb: int | None = None
+    """Overrides the stack's `draht:memory` for this function, as SST's `memory` does."""
+    timeout_s: int | None = None
+    """Overrides the stack's `draht:timeout` for this function."""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
             raise DeclarationError(
                 f"function name {self.name!r} must be PascalCase letters and digits"
             )
+        for what, value, (low, high) in (
+            ("memory_mb", self.memory_mb, LAMBDA_MEMORY_MB),
+            ("timeout_s", self.timeout_s, LAMBDA_TIMEOUT_S),
+        ):
+            if value is not None and not low <= value <= high:
+                raise DeclarationError(
+                    f"function {self.name}: {what} must be from {low} to {high} (got {value})"
+                )
         module, _, attribute = self.handler.partition(".")
         if not module or not attribute or "." in attribute:
             raise DeclarationError(
@@ -170,6 +190,12 @@ def policy_statements(function: Function, table_arns: Mapping[str, str]) -> list
         }
         for link in function.links
     ]
+
+
+def python_version(runtime: str = PYTHON_RUNTIME) -> tuple[int, int]:
+    """`python3.13` -> (3, 13)."""
+    major, _, minor = runtime.removeprefix("python").partition(".")
+    return int(major), int(minor)
 
 
 def link_value(properties: Mapping[str, str]) -> str:

@@ -10,9 +10,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from draht import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from draht.model import Function
 
 PRODUCTION_STAGE = "production"
 LOCAL_SETTINGS_FILE = "Pulumi.dev.yaml"
@@ -27,6 +30,17 @@ LOG_RETENTION_DAYS = (
 LAMBDA_MEMORY_MB = (128, 10240)
 LAMBDA_TIMEOUT_S = (1, 900)
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+# CloudWatch evaluates at most one day of periods; AWS's own metrics come once a minute.
+ALARM_PERIOD_S = (60, 86400)
+ALARM_WINDOW_MAX_S = 86400
+_EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_CERTIFICATE_ARN = re.compile(
+    r"^arn:aws[a-z-]*:acm:(?P<region>[a-z]{2}(-[a-z]+)+-[0-9]+):[0-9]{12}:certificate/[0-9a-f-]+$"
+)
+_HOSTED_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
+# A browser sends `scheme://host[:port]`; API Gateway also takes `*` and `scheme://*`.
+_ORIGIN = re.compile(r"^(\*|https?://(\*|[A-Za-z0-9.-]+(:[0-9]{1,5})?))$")
 
 AuthMode = Literal["iam", "jwt", "none"]
 TracingMode = Literal["PassThrough", "Active"]
@@ -57,6 +71,21 @@ class Settings:
     tracing: TracingMode = "PassThrough"
     region: str | None = None
     """None leaves the region to the AWS environment (AWS_REGION, the profile)."""
+    alarms: bool = False
+    """Always True on production; elsewhere `draht:alarms`."""
+    alarm_email: str | None = None
+    alarm_period_s: int = 60
+    alarm_evaluation_periods: int = 3
+    alarm_api_5xx: int = 5
+    alarm_api_latency_p99_ms: int = 2000
+    alarm_function_errors: int = 1
+    alarm_function_throttles: int = 1
+    alarm_table_throttles: int = 1
+    alarm_table_system_errors: int = 1
+    cors_origins: tuple[str, ...] = ()
+    domain_name: str | None = None
+    certificate_arn: str | None = None
+    hosted_zone_id: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -66,6 +95,13 @@ class Settings:
     def retains_data(self) -> bool:
         """Production data outlives the stack: retained, protected, deletion-protected."""
         return self.is_production
+
+    def memory_mb_of(self, function: Function) -> int:
+        """The function's own memory when its declaration sets one, else the stack's."""
+        return self.memory_mb if function.memory_mb is None else function.memory_mb
+
+    def timeout_s_of(self, function: Function) -> int:
+        return self.timeout_s if function.timeout_s is None else function.timeout_s
 
     @classmethod
     def load(cls, stage: str, get: ConfigGetter, region: str | None = None) -> Settings:
@@ -94,6 +130,16 @@ class Settings:
                 f"{NAMESPACE}:logRetentionDays must be one of"
                 f" {', '.join(map(str, LOG_RETENTION_DAYS))} (got {retention})"
             )
+        period = _ranged(get, "alarmPeriod", defaults.alarm_period_s, ALARM_PERIOD_S)
+        if period % 60:
+            raise ConfigError(f"{NAMESPACE}:alarmPeriod must be a multiple of 60 (got {period})")
+        evaluation_periods = _ranged(
+            get,
+            "alarmEvaluationPeriods",
+            defaults.alarm_evaluation_periods,
+            (1, ALARM_WINDOW_MAX_S // period),
+        )
+        domain_name, certificate_arn, hosted_zone_id = _domain(get, region or None)
         return cls(
             stage=stage,
             auth=auth,
@@ -106,7 +152,36 @@ class Settings:
             timeout_s=_ranged(get, "timeout", defaults.timeout_s, LAMBDA_TIMEOUT_S),
             tracing=_choice(get, "tracing", TRACING_MODES, defaults.tracing),
             region=region or None,
+            alarms=_alarms(get, stage),
+            alarm_email=_email(get, "alarmEmail"),
+            alarm_period_s=period,
+            alarm_evaluation_periods=evaluation_periods,
+            alarm_api_5xx=_ranged(get, "alarmApi5xx", defaults.alarm_api_5xx, (1, 1_000_000)),
+            alarm_api_latency_p99_ms=_ranged(
+                get, "alarmApiLatencyP99Ms", defaults.alarm_api_latency_p99_ms, (1, 30_000)
+            ),
+            alarm_function_errors=_ranged(
+                get, "alarmFunctionErrors", defaults.alarm_function_errors, (1, 1_000_000)
+            ),
+            alarm_function_throttles=_ranged(
+                get, "alarmFunctionThrottles", defaults.alarm_function_throttles, (1, 1_000_000)
+            ),
+            alarm_table_throttles=_ranged(
+                get, "alarmTableThrottles", defaults.alarm_table_throttles, (1, 1_000_000)
+            ),
+            alarm_table_system_errors=_ranged(
+                get, "alarmTableSystemErrors", defaults.alarm_table_system_errors, (1, 1_000_000)
+            ),
+            cors_origins=_cors_origins(get, stage),
+            domain_name=domain_name,
+            certificate_arn=certificate_arn,
+            hosted_zone_id=hosted_zone_id,
         )
+
+
+def cli_value(value: object) -> str:
+    """A stack file's YAML value as the Pulumi CLI hands it to the program: `true`, not `True`."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def local_settings(path: Path = PROJECT_ROOT / LOCAL_SETTINGS_FILE) -> Settings:
@@ -126,7 +201,9 @@ def local_settings(path: Path = PROJECT_ROOT / LOCAL_SETTINGS_FILE) -> Settings:
 
     def get(key: str) -> str | None:
         value = config.get(f"{NAMESPACE}:{key}")
-        return None if value is None or isinstance(value, dict | list) else str(value)
+        if value is None or isinstance(value, dict | list):
+            return None
+        return cli_value(value)
 
     return Settings.load("dev", get)
 
@@ -170,3 +247,82 @@ def _positive_number(get: ConfigGetter, key: str, default: float) -> float:
     if not value > 0 or value == float("inf"):
         raise ConfigError(f"{NAMESPACE}:{key} must be a number above 0 (got {raw!r})")
     return value
+
+
+def _alarms(get: ConfigGetter, stage: str) -> bool:
+    raw = get("alarms")
+    if raw is None or raw == "":
+        return stage == PRODUCTION_STAGE
+    if raw not in ("true", "false"):
+        raise ConfigError(f"{NAMESPACE}:alarms must be true or false (got {raw!r})")
+    if raw == "false" and stage == PRODUCTION_STAGE:
+        raise ConfigError(
+            f"{NAMESPACE}:alarms false is not allowed on the {PRODUCTION_STAGE} stack:"
+            " its alarms are always on"
+        )
+    return raw == "true"
+
+
+def _email(get: ConfigGetter, key: str) -> str | None:
+    raw = get(key)
+    if raw is None or raw == "":
+        return None
+    if not _EMAIL.match(raw):
+        raise ConfigError(f"{NAMESPACE}:{key} must be one email address (got {raw!r})")
+    return raw
+
+
+def _cors_origins(get: ConfigGetter, stage: str) -> tuple[str, ...]:
+    origins = tuple(o.strip() for o in (get("corsOrigins") or "").split(",") if o.strip())
+    for origin in origins:
+        if not _ORIGIN.match(origin):
+            raise ConfigError(
+                f"{NAMESPACE}:corsOrigins: {origin!r} is not an origin such as"
+                " https://app.example.com (scheme, host and optional port, no path)"
+            )
+        if "*" in origin and stage == PRODUCTION_STAGE:
+            raise ConfigError(
+                f"{NAMESPACE}:corsOrigins: the wildcard {origin!r} is not allowed on the"
+                f" {PRODUCTION_STAGE} stack: name each origin"
+            )
+    if len(set(origins)) != len(origins):
+        raise ConfigError(f"{NAMESPACE}:corsOrigins names an origin twice: {', '.join(origins)}")
+    return origins
+
+
+def _domain(get: ConfigGetter, region: str | None) -> tuple[str | None, str | None, str | None]:
+    """The custom domain, its certificate and its Route 53 zone: all None without a domain."""
+    domain = get("domainName") or None
+    certificate = get("certificateArn") or None
+    zone = get("hostedZoneId") or None
+    if domain is not None and not _HOSTNAME.match(domain):
+        raise ConfigError(
+            f"{NAMESPACE}:domainName must be a lowercase host name such as api.example.com"
+            f" (got {domain!r})"
+        )
+    if (domain is None) != (certificate is None):
+        raise ConfigError(
+            f"{NAMESPACE}:domainName and {NAMESPACE}:certificateArn go together:"
+            " set both or neither"
+        )
+    if certificate is not None:
+        matched = _CERTIFICATE_ARN.match(certificate)
+        if matched is None:
+            raise ConfigError(
+                f"{NAMESPACE}:certificateArn must be an ACM certificate ARN"
+                f" (arn:aws:acm:<region>:<account>:certificate/<id>), got {certificate!r}"
+            )
+        if region is not None and matched.group("region") != region:
+            raise ConfigError(
+                f"{NAMESPACE}:certificateArn must be a regional certificate in {region},"
+                f" the stack's region (got one in {matched.group('region')})"
+            )
+    if zone is not None:
+        if domain is None:
+            raise ConfigError(f"{NAMESPACE}:hostedZoneId needs {NAMESPACE}:domainName")
+        if not _HOSTED_ZONE_ID.match(zone):
+            raise ConfigError(
+                f"{NAMESPACE}:hostedZoneId must be a Route 53 zone id such as Z0123456789ABC"
+                f" (got {zone!r})"
+            )
+    return domain, certificate, zone

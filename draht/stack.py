@@ -20,7 +20,9 @@ import pulumi_aws as aws
 from draht import model
 from draht.components.function import Function, FunctionArgs, LinkedTable
 from draht.components.http_api import HttpApi, HttpApiArgs
+from draht.components.monitoring import Monitoring, MonitoringArgs
 from draht.components.table import Table, TableArgs
+from draht.cors import cors_for
 from draht.package import Archive, build_archive
 from draht.settings import NAMESPACE, ConfigError, Settings
 
@@ -88,6 +90,10 @@ def build(
             throttling_rate=settings.throttling_rate,
             throttling_burst=settings.throttling_burst,
             log_retention_days=settings.log_retention_days,
+            cors=cors_for(app, settings.cors_origins),
+            domain_name=settings.domain_name,
+            certificate_arn=settings.certificate_arn,
+            hosted_zone_id=settings.hosted_zone_id,
         ),
         scoped,
     )
@@ -104,8 +110,8 @@ def build(
                 # records the same path on every machine that deploys.
                 code_path=Path(os.path.relpath(code_path)),
                 code_hash=archive.sha256_base64,
-                memory_mb=settings.memory_mb,
-                timeout_s=settings.timeout_s,
+                memory_mb=settings.memory_mb_of(function),
+                timeout_s=settings.timeout_s_of(function),
                 log_retention_days=settings.log_retention_days,
                 tracing=settings.tracing,
             ),
@@ -114,10 +120,29 @@ def build(
     for route in app.routes:
         api.route(route, functions[route.function.name])
 
-    return {
+    subjects = ["Api", *(f.name for f in app.functions), *(t.name for t in app.tables)]
+    monitoring = Monitoring(
+        resource_name(app, stage, "Monitoring"),
+        MonitoringArgs(
+            app=app,
+            settings=settings,
+            names={subject: resource_name(app, stage, subject) for subject in subjects},
+            dashboard_name=f"{app.name}-{stage}",
+            execution_arn=api.execution_arn,
+            api_id=api.api_id,
+            function_names={name: function.name for name, function in functions.items()},
+            table_names={name: table.name for name, table in tables.items()},
+        ),
+        scoped,
+    )
+    outputs = {
         "apiUrl": api.url,
         **{output_name(table): tables[table.name].name for table in app.tables},
+        "dashboardUrl": monitoring.dashboard_url,
     }
+    if monitoring.topic_arn is not None:
+        outputs["alarmTopicArn"] = monitoring.topic_arn
+    return outputs
 
 
 def main(app: model.App) -> None:

@@ -87,6 +87,15 @@ def _outputs(args: MockResourceArgs) -> dict[str, Any]:
             "executionArn": f"arn:aws:execute-api:{region}:{args.name}-id",
             "apiEndpoint": f"https://{args.name}-id.execute-api.{REGION}.amazonaws.com",
         },
+        "aws:apigatewayv2/domainName:DomainName": {
+            "domainNameConfiguration": {
+                **args.inputs.get("domainNameConfiguration", {}),
+                "targetDomainName": f"d-{args.name}.execute-api.{REGION}.amazonaws.com",
+                "hostedZoneId": "Z2FDTNDATAQYW2",
+            },
+        },
+        "aws:sns/topic:Topic": {"arn": f"arn:aws:sns:{region}:{name}"},
+        "aws:kms/key:Key": {"arn": f"arn:aws:kms:{region}:key/{args.name}-id"},
         "aws:apigatewayv2/stage:Stage": {
             "invokeUrl": f"https://{args.inputs.get('apiId')}.execute-api.{REGION}.amazonaws.com/",
         },

@@ -60,6 +60,19 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
+def store_processes(pid: int) -> set[int]:
+    """The store (Node.js) processes below `pid`."""
+    found = set()
+    for child in descendants(pid):
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if Path(command[0].decode()).name == "node":
+            found.add(child)
+    return found
+
+
 def alive(pid: int) -> bool:
     """True while the process exists and is not a zombie waiting to be reaped."""
     try:
@@ -238,6 +251,10 @@ class DevProcess:
     def children(self) -> set[int]:
         return descendants(self.process.pid)
 
+    def store(self) -> int:
+        (store,) = store_processes(self.process.pid)
+        return store
+
     def stop(self, how: signal.Signals = signal.SIGTERM) -> None:
         """Stop it as a terminal or a process manager would, and check nothing is left."""
         try:
@@ -276,3 +293,15 @@ class DevProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def serve_test_app(stack_config: Path, data_dir: Path) -> DevProcess:
+    """`draht dev` of the test app and its handlers, with that stack config and data folder."""
+    return DevProcess(
+        [
+            *("--app", TEST_APP),
+            *("--handlers", str(TEST_HANDLERS)),
+            *("--stack-config", str(stack_config)),
+            *("--data-dir", str(data_dir)),
+        ]
+    )

@@ -11,6 +11,7 @@ import base64
 import http.client
 import json
 import os
+import platform
 import re
 import shutil
 import signal
@@ -21,14 +22,24 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
-from dev_process import TEST_APP, TEST_HANDLERS, DevProcess, alive, run_draht
+from dev_process import (
+    TEST_APP,
+    TEST_HANDLERS,
+    DevProcess,
+    alive,
+    run_draht,
+    serve_test_app,
+)
 from local_apps.declarations import app as test_app
 from local_apps.declarations import clients, sessions
 
+from draht.local.python import lambda_interpreter
 from draht.local.seed import sample_data
 from draht.local.store import Dynalite, dynamodb_client, local_table_name
+from draht.model import PYTHON_RUNTIME
 
 TIMEOUT_S = 1
 
@@ -45,20 +56,14 @@ def test_server(
     tmp_path_factory: pytest.TempPathFactory, stack_config: Path
 ) -> Iterator[DevProcess]:
     """One server of the test app for the tests that only send it requests."""
-    server = DevProcess(
-        [
-            "--app",
-            TEST_APP,
-            "--handlers",
-            str(TEST_HANDLERS),
-            "--stack-config",
-            str(stack_config),
-            "--data-dir",
-            str(tmp_path_factory.mktemp("data")),
-        ]
-    )
+    server = serve_test_app(stack_config, tmp_path_factory.mktemp("data"))
     yield server
     server.stop()
+
+
+def _test_app(data_dir: Path) -> list[str]:
+    """The options that serve the test app from its handlers on its own data folder."""
+    return ["--app", TEST_APP, "--handlers", str(TEST_HANDLERS), "--data-dir", str(data_dir)]
 
 
 def _json(reply_body: bytes) -> Any:
@@ -156,9 +161,7 @@ def test_seed_while_dev_runs_goes_through_its_store(tmp_path: Path) -> None:
 
 
 def test_a_server_killed_outright_takes_its_workers_and_store_along(tmp_path: Path) -> None:
-    server = DevProcess(
-        ["--app", TEST_APP, "--handlers", str(TEST_HANDLERS), "--data-dir", str(tmp_path)]
-    )
+    server = DevProcess(_test_app(tmp_path))
     with ThreadPoolExecutor(1) as pool:
         sleeping = pool.submit(server.request, "/sleeps?seconds=30")
         assert server.request("/echo").status == 200
@@ -170,6 +173,76 @@ def test_a_server_killed_outright_takes_its_workers_and_store_along(tmp_path: Pa
         server.stop(signal.SIGKILL)
         with pytest.raises(OSError):
             sleeping.result()
+
+
+def test_a_store_killed_mid_run_is_noticed_and_restarted_from_its_data_folder(
+    tmp_path: Path,
+) -> None:
+    assert run_draht("seed", "--data-dir", str(tmp_path)).returncode == 0
+    server = DevProcess(["--data-dir", str(tmp_path)])
+    try:
+        assert len(_json(server.request("/clients?limit=100").body)["clients"]) == 6
+        killed = server.store()
+        os.kill(killed, signal.SIGKILL)
+        server.wait_for(r"^store   dynalite exited \(signal 9\): restarting it from .*store")
+        statuses = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            reply = server.request("/clients?limit=100")
+            statuses.append(reply.status)
+            if reply.status == 200:
+                break
+        # Until the store is back the handler answers 503, as it does on AWS when DynamoDB
+        # cannot be reached; then every item written before the crash is there.
+        assert set(statuses[:-1]) <= {503} and statuses[-1] == 200, statuses
+        assert len(_json(reply.body)["clients"]) == 6
+        assert server.store() != killed
+        assert len([line for line in server.output.splitlines() if "exited" in line]) == 1
+    finally:
+        server.stop()
+
+
+def test_the_store_gets_a_minimal_environment_not_the_parents_secrets(tmp_path: Path) -> None:
+    secrets = {"AWS_SECRET_ACCESS_KEY": "parent-secret", "GITHUB_TOKEN": "parent-token"}
+    server = DevProcess(["--data-dir", str(tmp_path)], env={**os.environ, **secrets})
+    try:
+        environ = Path(f"/proc/{server.store()}/environ").read_bytes()
+        names = {entry.split(b"=", 1)[0].decode() for entry in environ.split(b"\0") if entry}
+        assert names <= {"PATH", "LANG", "SYSTEMROOT"}
+        assert b"parent-secret" not in environ
+        assert b"parent-token" not in environ
+    finally:
+        server.stop()
+
+
+def test_after_a_200_way_burst_idle_workers_retire_until_one_per_function_is_left(
+    tmp_path: Path,
+) -> None:
+    idle_s = 1.0
+    server = DevProcess([*_test_app(tmp_path), "--worker-idle", str(idle_s)])
+    try:
+        store = server.store()
+        paths = (["/sleeps?seconds=0.2", "/echo", "/shape"] * 67)[:200]
+        peak = 0
+        with ThreadPoolExecutor(len(paths) + 1) as pool:
+            burst = pool.map(server.request, paths)
+            replies: list[Any] = []
+            collecting = pool.submit(lambda: replies.extend(burst))
+            while not collecting.done():
+                peak = max(peak, len(server.children() - {store}))
+                time.sleep(0.02)
+        assert [reply.status for reply in replies] == [200] * 200
+        # Three functions, each at its limit of four workers while requests overlapped.
+        assert peak == 12
+        deadline = time.monotonic() + idle_s + 15
+        while len(server.children() - {store}) > 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(server.children() - {store}) == 3
+        # The one left per function is warm.
+        assert server.request("/echo").status == 200
+        server.wait_for(r"^GET /echo 200 Echo warm ")
+    finally:
+        server.stop()
 
 
 # Events and responses -----------------------------------------------------------------------
@@ -273,6 +346,15 @@ def test_worker_environment_holds_only_its_own_links(test_server: DevProcess) ->
     assert uuid.UUID(context["aws_request_id"])
     assert (context["function_name"], context["memory_limit_in_mb"]) == ("Echo", "512")
     assert 0 < context["remaining_ms"] <= TIMEOUT_S * 1000
+
+
+def test_a_function_s_own_memory_and_timeout_override_the_stack_s(
+    test_server: DevProcess,
+) -> None:
+    body = _json(test_server.request("/tuned").body)
+    assert body["environment"]["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "1024"
+    assert body["context"]["memory_limit_in_mb"] == "1024"
+    assert TIMEOUT_S * 1000 < body["context"]["remaining_ms"] <= 5000
 
 
 def test_one_warm_worker_serves_requests_in_turn(test_server: DevProcess) -> None:
@@ -393,6 +475,113 @@ def test_iam_denies_a_table_the_function_is_not_linked_to(
     assert allowed == {"count": 0}
 
 
+@pytest.mark.parametrize(
+    ("statement", "action", "table"),
+    [
+        ('SELECT * FROM "drahttest-local-sessions"', "PartiQLSelect", "drahttest-local-sessions"),
+        (
+            "INSERT INTO \"drahttest-local-clients\" VALUE {'clientId': 'x'}",
+            "PartiQLInsert",
+            "drahttest-local-clients",
+        ),
+    ],
+)
+def test_partiql_is_denied_naming_the_iam_action_of_the_statement(
+    test_server: DevProcess, statement: str, action: str, table: str
+) -> None:
+    reply = _json(test_server.request(f"/cross?statement={quote(statement)}").body)
+    assert reply["code"] == "AccessDeniedException"
+    assert reply["message"].endswith(
+        f"is not authorized to perform: dynamodb:{action} on resource:"
+        f" arn:aws:dynamodb:us-east-1:000000000000:table/{table}"
+        f" because no identity-based policy allows the dynamodb:{action} action"
+    )
+
+
+def test_partiql_select_granted_on_a_table_reaches_the_store(test_server: DevProcess) -> None:
+    statement = 'SELECT * FROM "drahttest-local-clients"'
+    reply = _json(test_server.request(f"/cross?statement={quote(statement)}").body)
+    # dynalite has no PartiQL: its own answer shows the call got past IAM.
+    assert reply["code"] == "UnknownOperationException", reply
+
+
+# What a function may import -------------------------------------------------------------------
+
+
+def test_a_handler_importing_a_module_its_zip_lacks_fails_as_on_lambda(
+    test_server: DevProcess,
+) -> None:
+    reply = test_server.request("/imports-yaml")
+    assert (reply.status, _json(reply.body)) == (500, {"message": "Internal Server Error"})
+    # awslambdaric's init error, logged as Lambda logs it with the JSON log format.
+    logged = json.loads(test_server.wait_for(r"^\[ImportsYaml\] (\{.*\})$").group(1))
+    assert logged.pop("level") == "ERROR"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", logged.pop("timestamp"))
+    assert logged == {
+        "errorMessage": "Unable to import module 'imports_yaml': No module named 'yaml'",
+        "errorType": "Runtime.ImportModuleError",
+        "requestId": "",
+        "stackTrace": [],
+    }
+    test_server.wait_for(r"^yaml is not in the ImportsYaml function's zip")
+
+
+def test_a_function_imports_its_zip_the_standard_library_and_boto3_only(
+    test_server: DevProcess,
+) -> None:
+    tried = ["boto3", "botocore.session", "dateutil.parser", "json", "yaml", "draht", "echo"]
+    reply = test_server.request(f"/runtime?try={','.join(tried)}")
+    assert reply.status == 200
+    assert _json(reply.body)["imports"] == {
+        "boto3": "ok",
+        "botocore.session": "ok",
+        "dateutil.parser": "ok",
+        "json": "ok",
+        "yaml": "ModuleNotFoundError: No module named 'yaml'",
+        "draht": "ModuleNotFoundError: No module named 'draht'",
+        # A file of the handlers folder that this function's zip does not hold.
+        "echo": "ModuleNotFoundError: No module named 'echo'",
+    }
+    failed = test_server.request("/runtime?require=yaml")
+    assert (failed.status, _json(failed.body)) == (500, {"message": "Internal Server Error"})
+    test_server.wait_for(r"ModuleNotFoundError: No module named 'yaml'")
+    test_server.wait_for(r"^yaml is not in the RuntimeInfo function's zip")
+
+
+def test_workers_run_on_the_deployed_runtimes_python_where_installed(
+    test_server: DevProcess,
+) -> None:
+    interpreter = lambda_interpreter()
+    if os.environ.get("DRAHT_REQUIRE_LAMBDA_PYTHON"):
+        assert interpreter.matches_runtime, f"no {PYTHON_RUNTIME} interpreter on this machine"
+    reply = _json(test_server.request("/runtime").body)
+    assert reply["python"] == interpreter.version
+    assert reply["executionEnv"] == f"AWS_Lambda_{PYTHON_RUNTIME}"
+    assert f"\npython  {interpreter.describe()}\n" in test_server.output
+
+
+def test_without_the_runtimes_python_the_banner_says_once_that_they_differ(
+    tmp_path: Path,
+) -> None:
+    wanted = PYTHON_RUNTIME.removeprefix("python")
+    if platform.python_version().startswith(f"{wanted}."):
+        pytest.skip(f"draht dev itself runs on {PYTHON_RUNTIME}, so the two cannot differ")
+    path = [d for d in os.environ["PATH"].split(os.pathsep) if not Path(d, PYTHON_RUNTIME).exists()]
+    hidden = {**os.environ, "PATH": os.pathsep.join(path), "PYENV_ROOT": str(tmp_path / "none")}
+    server = DevProcess(_test_app(tmp_path), env=hidden)
+    try:
+        reply = _json(server.request("/runtime").body)
+        assert reply["python"] == platform.python_version()
+        differ = [line for line in server.output.splitlines() if "Python differ" in line]
+        assert differ == [
+            f"python  {platform.python_version()} here but {PYTHON_RUNTIME} on AWS: local and"
+            f" deployed Python differ; install Python {wanted} (e.g. `pyenv install {wanted}`)"
+            " to run workers on it"
+        ]
+    finally:
+        server.stop()
+
+
 # Hot reload ---------------------------------------------------------------------------------
 
 
@@ -425,24 +614,25 @@ def test_a_changed_handler_is_served_on_the_next_request(tmp_path: Path) -> None
 
 
 def test_invoke_runs_one_request_through_a_worker(tmp_path: Path) -> None:
-    result = run_draht(
-        "invoke",
-        "GET /echo?x=1",
-        "--app",
-        TEST_APP,
-        "--handlers",
-        str(TEST_HANDLERS),
-        "--data-dir",
-        str(tmp_path),
-        "-H",
-        "X-Trace: abc",
-    )
+    result = run_draht("invoke", "GET /echo?x=1", *_test_app(tmp_path), "-H", "X-Trace: abc")
     assert result.returncode == 0, result.stderr
     head, _, body = result.stdout.partition("\n\n")
     assert head.splitlines()[0] == "HTTP 200"
     event = json.loads(body)["event"]
     assert (event["rawQueryString"], event["headers"]["x-trace"]) == ("x=1", "abc")
     assert "Echo cold" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("request_line", "status", "exit_status"),
+    [("GET /shape", 200, 0), ("GET /nowhere", 404, 4), ("GET /fails", 500, 5)],
+)
+def test_invoke_exits_non_zero_on_4xx_and_5xx_answers(
+    tmp_path: Path, request_line: str, status: int, exit_status: int
+) -> None:
+    result = run_draht("invoke", request_line, *_test_app(tmp_path))
+    assert result.stdout.splitlines()[0] == f"HTTP {status}", result.stderr
+    assert result.returncode == exit_status
 
 
 def test_openapi_prints_the_document() -> None:

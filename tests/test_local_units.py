@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import platform
 import re
+import signal
+import socket
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from dev_process import store_processes
 
 from draht.app import app
 from draht.local.events import HttpRequest, MalformedResponse, Router, build_event, http_response
 from draht.local.iam import Policy, denial_message, dynamodb_access
+from draht.local.python import lambda_interpreter, runtime_packages
 from draht.local.runtime import HandlerWatcher
 from draht.local.seed import SESSION_COUNT, sample_data, seed
 from draht.local.store import (
@@ -107,7 +115,50 @@ def test_event_without_body_or_query_omits_them() -> None:
     assert event["requestContext"]["time"] == "01/Jan/1970:00:00:00 +0000"
 
 
-def test_any_json_result_without_status_code_is_a_200_json_body() -> None:
+# "Lambda function response for format 2.0", the table of function outputs and their
+# interpretation, one case per row:
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html
+PAYLOAD_2_0_RESPONSE_TABLE = [
+    pytest.param(
+        "Hello from Lambda!",
+        200,
+        [("content-type", "application/json")],
+        b"Hello from Lambda!",
+        id="a string is the body as it is",
+    ),
+    pytest.param(
+        {"message": "Hello from Lambda!"},
+        200,
+        [("content-type", "application/json")],
+        b'{"message": "Hello from Lambda!"}',
+        id="an object without statusCode is the JSON body",
+    ),
+    # The section's own example of a response the function describes in full.
+    pytest.param(
+        {
+            "cookies": ["cookie1", "cookie2"],
+            "isBase64Encoded": False,
+            "statusCode": 200,
+            "headers": {"headerName": "headerValue"},
+            "body": "Hello from Lambda!",
+        },
+        200,
+        [("headername", "headerValue"), ("set-cookie", "cookie1"), ("set-cookie", "cookie2")],
+        b"Hello from Lambda!",
+        id="a result with statusCode describes the response",
+    ),
+]
+
+
+@pytest.mark.parametrize(("result", "status", "headers", "body"), PAYLOAD_2_0_RESPONSE_TABLE)
+def test_payload_2_0_response_table(
+    result: Any, status: int, headers: list[tuple[str, str]], body: bytes
+) -> None:
+    response = http_response(result)
+    assert (response.status, response.headers, response.body) == (status, headers, body)
+
+
+def test_any_other_json_result_without_status_code_is_a_200_json_body() -> None:
     response = http_response([1, "two"])
     assert (response.status, response.body) == (200, b'[1, "two"]')
     assert response.headers == [("content-type", "application/json")]
@@ -176,6 +227,45 @@ def test_handler_watcher_sees_edits_and_new_files_but_not_bytecode(tmp_path: Pat
     assert watcher.changed()
 
 
+def test_lambdas_python_runtime_provides_boto3_and_its_requirements() -> None:
+    assert runtime_packages().modules == {
+        "boto3",
+        "botocore",
+        "s3transfer",
+        "jmespath",
+        "dateutil",
+        "six",
+        "urllib3",
+    }
+
+
+def test_without_the_runtimes_python_workers_use_this_one_and_say_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+    interpreter = lambda_interpreter("python3.99")
+    assert (interpreter.executable, interpreter.matches_runtime) == (sys.executable, False)
+    assert interpreter.describe().startswith(
+        f"{platform.python_version()} here but python3.99 on AWS: local and deployed Python differ"
+    )
+
+
+def test_an_interpreter_of_the_runtimes_version_is_found_in_pyenvs_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stand-in reports a version no real interpreter here has.
+    stand_in = tmp_path / "versions" / "3.99.1" / "bin" / "python3.99"
+    stand_in.parent.mkdir(parents=True)
+    stand_in.write_text(f"#!/bin/sh\necho 3.99.1\necho {stand_in}\n")
+    stand_in.chmod(0o755)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+    interpreter = lambda_interpreter("python3.99")
+    assert (interpreter.executable, interpreter.version) == (str(stand_in), "3.99.1")
+    assert interpreter.describe() == f"3.99.1 ({stand_in}), as deployed (python3.99)"
+
+
 class _Unprocessing:
     """A BatchWriteItem client that leaves the last request of each call unprocessed `times` times.
 
@@ -213,6 +303,58 @@ def test_batch_write_raises_when_writes_stay_unprocessed_after_every_attempt() -
     with pytest.raises(UnprocessedItems, match="1 writes to t stayed unprocessed after 3 attempts"):
         batch_write(client, "t", _puts(3), attempts=3, first_pause_s=0)
     assert len(client.calls) == 3
+
+
+def test_a_store_that_cannot_restart_says_so_once_and_comes_back_when_it_can(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> list[str]:
+        lines: list[str] = []
+        others = store_processes(os.getpid())
+        store = Dynalite(tmp_path).start()
+        (started,) = store_processes(os.getpid()) - others
+        supervisor = asyncio.get_running_loop().create_task(store.keep_running(lines.append, 0.2))
+        try:
+            os.kill(started, signal.SIGKILL)
+            # Taken before the loop runs again, so the restart finds the port in use.
+            blocker = socket.socket()
+            blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    blocker.bind(("127.0.0.1", store.port))
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.01)
+            blocker.listen()
+            while not any("could not restart" in line for line in lines):
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)
+            blocker.close()
+            while not any("is back" in line for line in lines):
+                await asyncio.sleep(0.05)
+            tables = await asyncio.to_thread(
+                lambda: dynamodb_client(store.endpoint).list_tables()["TableNames"]
+            )
+            assert tables == []
+        finally:
+            supervisor.cancel()
+            await asyncio.gather(supervisor, return_exceptions=True)
+            store.stop()
+        return lines
+
+    # A loop of its own: asyncio.run would leave this thread without a current loop,
+    # which the Pulumi mock tests later in the run ask for.
+    loop = asyncio.new_event_loop()
+    try:
+        lines = loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+    assert len(lines) == 3, lines
+    assert lines[0].startswith("store   dynalite exited (signal 9): restarting it from ")
+    assert lines[1].startswith("store   could not restart: ")
+    assert lines[2].startswith("store   dynalite is back at http://127.0.0.1:")
 
 
 def test_the_cli_loads_the_http_server_only_for_draht_dev() -> None:

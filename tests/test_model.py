@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 
 from draht.app import app, clients, sessions
@@ -39,3 +41,17 @@ def test_a_duplicate_route_is_refused() -> None:
     function = app.function("Health")
     with pytest.raises(DeclarationError, match="declared twice"):
         App(name="x", tables=(), routes=(Route("GET /a", function), Route("GET /a", function)))
+
+
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        ({"memory_mb": 64}, "function Tiny: memory_mb must be from 128 to 10240 (got 64)"),
+        ({"timeout_s": 0}, "function Tiny: timeout_s must be from 1 to 900 (got 0)"),
+        ({"timeout_s": 901}, "function Tiny: timeout_s must be from 1 to 900 (got 901)"),
+    ],
+)
+def test_a_function_limit_lambda_refuses_is_refused(limits: dict[str, Any], message: str) -> None:
+    with pytest.raises(DeclarationError) as raised:
+        Function("Tiny", handler="health.handler", **limits)
+    assert str(raised.value) == message

@@ -12,12 +12,13 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from stack_synth import synth
 
 from draht.app import app
 from draht.components.http_api import source_arn_path
-from draht.model import Route
-from draht.stack import main, resource_name
-from draht.synth import Recorded, Synthesis, synthesize
+from draht.model import PYTHON_RUNTIME, Route
+from draht.stack import resource_name
+from draht.synth import Recorded, Synthesis
 
 TABLE = "aws:dynamodb/table:Table"
 FUNCTION = "aws:lambda/function:Function"
@@ -33,21 +34,7 @@ PERMISSION = "aws:lambda/permission:Permission"
 PROVIDER = "pulumi:providers:aws"
 
 
-def synth(stack: str, **config: str) -> Synthesis:
-    return synthesize(lambda: main(app), stack, config)
-
-
-@pytest.fixture(scope="module")
-def dev() -> Synthesis:
-    return synth("dev")
-
-
-@pytest.fixture(scope="module")
-def production() -> Synthesis:
-    return synth("production")
-
-
-@pytest.fixture(scope="module", params=["dev", "production"])
+@pytest.fixture(scope="session", params=["dev", "production"])
 def stack(request: pytest.FixtureRequest, dev: Synthesis, production: Synthesis) -> Synthesis:
     return dev if request.param == "dev" else production
 
@@ -139,7 +126,21 @@ ROUTE_FUNCTIONS = {r.key: r.function.name for r in app.routes}
 
 def test_stack_has_exactly_the_resources_of_the_declaration(stack: Synthesis) -> None:
     counts = Counter(r.type for r in stack.resources)
+    # Production's alarms: two of the stage, three per function, two per table.
+    alarms = (
+        {
+            "aws:kms/key:Key": 1,
+            "aws:sns/topic:Topic": 1,
+            "aws:sns/topicPolicy:TopicPolicy": 1,
+            "aws:cloudwatch/metricAlarm:MetricAlarm": 2 + 3 * 3 + 2 * 2,
+        }
+        if stack.stack == "production"
+        else {}
+    )
     assert counts == {
+        **alarms,
+        "draht:aws:Monitoring": 1,
+        "aws:cloudwatch/dashboard:Dashboard": 1,
         PROVIDER: 1,
         "draht:aws:Table": 2,
         TABLE: 2,
@@ -232,14 +233,16 @@ def test_dev_stack_is_entirely_removable(dev: Synthesis) -> None:
 def test_functions_run_python_on_arm64(stack: Synthesis) -> None:
     for recorded in stack.of_type(FUNCTION):
         assert recorded.inputs["architectures"] == ["arm64"]
-        assert recorded.inputs["runtime"] in ("python3.12", "python3.13")
+        assert recorded.inputs["runtime"] == PYTHON_RUNTIME
 
 
 def test_function_memory_and_timeout_come_from_config() -> None:
     s = synth("dev", memory="1024", timeout="30")
-    assert {(r.inputs["memorySize"], r.inputs["timeout"]) for r in s.of_type(FUNCTION)} == {
-        (1024, 30)
-    }
+    unset = [f.name for f in app.functions if f.memory_mb is None and f.timeout_s is None]
+    assert unset
+    assert {
+        (function(s, n).inputs["memorySize"], function(s, n).inputs["timeout"]) for n in unset
+    } == {(1024, 30)}
 
 
 def test_functions_log_json_into_their_own_log_group(dev: Synthesis) -> None:
@@ -450,9 +453,17 @@ def test_access_logs_go_to_the_api_log_group_with_retention() -> None:
 # Outputs
 
 
-def test_outputs_are_the_api_url_and_the_table_names(stack: Synthesis) -> None:
-    assert stack.outputs == {
-        "apiUrl": stage_of(stack).outputs["invokeUrl"],
-        "sessionsTable": table(stack, "Sessions").outputs["name"],
-        "clientsTable": table(stack, "Clients").outputs["name"],
+def test_outputs_are_the_api_url_the_table_names_and_the_dashboard(dev: Synthesis) -> None:
+    (dashboard,) = dev.of_type("aws:cloudwatch/dashboard:Dashboard")
+    assert dev.outputs == {
+        "apiUrl": stage_of(dev).outputs["invokeUrl"],
+        "sessionsTable": table(dev, "Sessions").outputs["name"],
+        "clientsTable": table(dev, "Clients").outputs["name"],
+        "dashboardUrl": "https://eu-central-1.console.aws.amazon.com/cloudwatch/home"
+        f"?region=eu-central-1#dashboards/dashboard/{dashboard.inputs['dashboardName']}",
     }
+
+
+def test_production_also_outputs_its_alarm_topic(production: Synthesis) -> None:
+    (topic,) = production.of_type("aws:sns/topic:Topic")
+    assert production.outputs["alarmTopicArn"] == topic.outputs["arn"]

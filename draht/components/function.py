@@ -18,7 +18,6 @@ import pulumi_aws as aws
 from draht import model
 from draht.settings import TracingMode
 
-RUNTIME = "python3.13"
 ARCHITECTURE = "arm64"
 
 _LAMBDA_TRUST = {
@@ -133,7 +132,7 @@ class Function(pulumi.ComponentResource):  # type: ignore[misc]  # pulumi is not
         function = aws.lambda_.Function(
             name,
             description=declared.description,
-            runtime=RUNTIME,
+            runtime=model.PYTHON_RUNTIME,
             architectures=[ARCHITECTURE],
             handler=declared.handler,
             code=pulumi.FileArchive(str(args.code_path)),

@@ -16,6 +16,7 @@ import pulumi_aws as aws
 
 from draht import model
 from draht.components.function import Function
+from draht.cors import Cors
 from draht.settings import AuthMode
 
 # One JSON object per request; the fields a 4xx/5xx investigation starts from.
@@ -49,6 +50,12 @@ class HttpApiArgs:
     throttling_rate: float
     throttling_burst: int
     log_retention_days: int
+    cors: Cors | None = None
+    domain_name: str | None = None
+    """With it, the API answers only on this domain: the execute-api endpoint is disabled."""
+    certificate_arn: str | None = None
+    hosted_zone_id: str | None = None
+    """With it, an alias record points the domain at the API."""
 
 
 def slug(route_key: str) -> str:
@@ -63,6 +70,7 @@ def source_arn_path(route: model.Route) -> str:
 
 class HttpApi(pulumi.ComponentResource):  # type: ignore[misc]  # pulumi is not type-checked
     url: pulumi.Output[str]
+    api_id: pulumi.Output[str]
     execution_arn: pulumi.Output[str]
 
     def __init__(
@@ -73,7 +81,22 @@ class HttpApi(pulumi.ComponentResource):  # type: ignore[misc]  # pulumi is not 
         self._args = args
         child = pulumi.ResourceOptions(parent=self)
 
-        self._api = aws.apigatewayv2.Api(name, protocol_type="HTTP", opts=child)
+        cors = args.cors
+        self._api = aws.apigatewayv2.Api(
+            name,
+            protocol_type="HTTP",
+            disable_execute_api_endpoint=args.domain_name is not None,
+            cors_configuration=None
+            if cors is None
+            else {
+                "allow_origins": list(cors.allow_origins),
+                "allow_methods": list(cors.allow_methods),
+                "allow_headers": list(cors.allow_headers),
+                "expose_headers": list(cors.expose_headers),
+                "max_age": cors.max_age_s,
+            },
+            opts=child,
+        )
         access_logs = aws.cloudwatch.LogGroup(
             f"{name}-access-logs", retention_in_days=args.log_retention_days, opts=child
         )
@@ -90,6 +113,8 @@ class HttpApi(pulumi.ComponentResource):  # type: ignore[misc]  # pulumi is not 
             default_route_settings={
                 "throttling_burst_limit": args.throttling_burst,
                 "throttling_rate_limit": args.throttling_rate,
+                # Per-route metrics, which the dashboard graphs route by route.
+                "detailed_metrics_enabled": True,
             },
             opts=child,
         )
@@ -104,8 +129,52 @@ class HttpApi(pulumi.ComponentResource):  # type: ignore[misc]  # pulumi is not 
                 opts=child,
             ).id
         self.url = stage.invoke_url
+        if args.domain_name is not None:
+            self.url = self._custom_domain(name, args, stage)
+        self.api_id = self._api.id
         self.execution_arn = self._api.execution_arn
-        self.register_outputs({"url": self.url, "executionArn": self.execution_arn})
+        self.register_outputs(
+            {"url": self.url, "apiId": self.api_id, "executionArn": self.execution_arn}
+        )
+
+    def _custom_domain(
+        self, name: str, args: HttpApiArgs, stage: aws.apigatewayv2.Stage
+    ) -> pulumi.Output[str]:
+        child = pulumi.ResourceOptions(parent=self)
+        domain = aws.apigatewayv2.DomainName(
+            f"{name}-domain",
+            domain_name=args.domain_name,
+            domain_name_configuration={
+                "certificate_arn": args.certificate_arn,
+                "endpoint_type": "REGIONAL",
+                "security_policy": "TLS_1_2",
+            },
+            opts=child,
+        )
+        aws.apigatewayv2.ApiMapping(
+            f"{name}-mapping",
+            api_id=self._api.id,
+            domain_name=domain.id,
+            stage=stage.id,
+            opts=child,
+        )
+        if args.hosted_zone_id is not None:
+            target = domain.domain_name_configuration
+            aws.route53.Record(
+                f"{name}-alias",
+                zone_id=args.hosted_zone_id,
+                name=domain.domain_name,
+                type="A",
+                aliases=[
+                    {
+                        "name": target.target_domain_name,
+                        "zone_id": target.hosted_zone_id,
+                        "evaluate_target_health": False,
+                    }
+                ],
+                opts=child,
+            )
+        return pulumi.Output.concat("https://", domain.domain_name)
 
     def route(self, route: model.Route, function: Function) -> None:
         """Serve `route` with `function`; only this route may invoke it."""

@@ -219,13 +219,15 @@ def _as_text(body: bytes) -> str | None:
 def http_response(result: Any) -> HttpResponse:
     """What HTTP API sends for a function's result under payload format 2.0.
 
-    A result without `statusCode` is taken to be the JSON body of a 200; otherwise
-    the result describes the response, and one HTTP API cannot use is a 500.
+    A result without `statusCode` is the body of a 200 with content-type
+    application/json: a string as it is, anything else as its JSON. Otherwise the
+    result describes the response, and one HTTP API cannot use is a 500. The rules
+    are AWS's table in "Lambda function response for format 2.0":
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html
     """
     if not isinstance(result, dict) or "statusCode" not in result:
-        return HttpResponse(
-            200, [("content-type", "application/json")], json.dumps(result).encode()
-        )
+        text = result if isinstance(result, str) else json.dumps(result)
+        return HttpResponse(200, [("content-type", "application/json")], text.encode())
     status = result["statusCode"]
     if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
         raise MalformedResponse(f"statusCode must be an HTTP status code, got {status!r}")

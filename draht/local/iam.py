@@ -29,6 +29,35 @@ _TRANSACT_WRITE_ACTIONS = {
 }
 
 
+# PartiQL needs one action per statement, by its kind, on the table or index it names:
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-iam.html
+_PARTIQL_ACTIONS = {
+    "SELECT": "dynamodb:PartiQLSelect",
+    "INSERT": "dynamodb:PartiQLInsert",
+    "UPDATE": "dynamodb:PartiQLUpdate",
+    "DELETE": "dynamodb:PartiQLDelete",
+    # A transaction's `EXISTS(SELECT ...)` condition reads the item it checks.
+    "EXISTS": "dynamodb:PartiQLSelect",
+}
+_NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z0-9_\-]+)'
+_PARTIQL_TARGET = {
+    "SELECT": re.compile(rf"\bFROM\s+({_NAME})(?:\.({_NAME}))?", re.IGNORECASE),
+    "EXISTS": re.compile(rf"\bFROM\s+({_NAME})(?:\.({_NAME}))?", re.IGNORECASE),
+    "INSERT": re.compile(rf"^INSERT\s+INTO\s+({_NAME})()", re.IGNORECASE),
+    "UPDATE": re.compile(rf"^UPDATE\s+({_NAME})()", re.IGNORECASE),
+    "DELETE": re.compile(rf"^DELETE\s+FROM\s+({_NAME})()", re.IGNORECASE),
+}
+_PARTIQL_STATEMENTS = {
+    "ExecuteStatement": lambda params: [params.get("Statement")],
+    "BatchExecuteStatement": lambda params: [
+        s.get("Statement") for s in params.get("Statements", [])
+    ],
+    "ExecuteTransaction": lambda params: [
+        s.get("Statement") for s in params.get("TransactStatements", [])
+    ],
+}
+
+
 def _wildcard(pattern: str, ignore_case: bool) -> re.Pattern[str]:
     """IAM's wildcards: `*` is any run of characters and `?` is one; nothing else is special."""
     body = "".join(
@@ -97,6 +126,15 @@ def dynamodb_access(
     def arn(table: str) -> str:
         return table if table.startswith("arn:") else table_arn_prefix + table
 
+    if operation in _PARTIQL_STATEMENTS:
+        pairs = []
+        for statement in _PARTIQL_STATEMENTS[operation](params):
+            pair = partiql_access(statement) if isinstance(statement, str) else None
+            if pair is not None:
+                needed, table_name, index_name = pair
+                suffix = f"/index/{index_name}" if index_name else ""
+                pairs.append((needed, arn(table_name) + suffix))
+        return pairs
     if operation in ("BatchGetItem", "BatchWriteItem"):
         return [(f"dynamodb:{operation}", arn(t)) for t in params.get("RequestItems", {})]
     if operation in ("TransactGetItems", "TransactWriteItems"):
@@ -112,8 +150,31 @@ def dynamodb_access(
         resource = arn(table)
         index = params.get("IndexName")
         return [(action, f"{resource}/index/{index}" if isinstance(index, str) else resource)]
-    resource_arn = params.get("ResourceArn")
-    return [(action, resource_arn if isinstance(resource_arn, str) else ANY_RESOURCE)]
+    for key in ("ResourceArn", "TableArn", "StreamArn"):
+        if isinstance(params.get(key), str):
+            return [(action, params[key])]
+    return [(action, ANY_RESOURCE)]
+
+
+def partiql_access(statement: str) -> tuple[str, str, str] | None:
+    """The action, table and index (or "") a PartiQL statement needs, or None if unreadable.
+
+    An unreadable statement is left to the store, which refuses it with a
+    ValidationException as DynamoDB does, before IAM would matter.
+    """
+    text = statement.strip()
+    keyword = re.match(r"[A-Za-z]+", text)
+    kind = keyword.group(0).upper() if keyword else ""
+    pattern = _PARTIQL_TARGET.get(kind)
+    found = pattern.search(text) if pattern is not None else None
+    if found is None:
+        return None
+    table, index = (_unquote(name) for name in found.groups(""))
+    return _PARTIQL_ACTIONS[kind], table, index
+
+
+def _unquote(name: str) -> str:
+    return name[1:-1].replace('""', '"') if name.startswith('"') else name
 
 
 @dataclass(frozen=True)

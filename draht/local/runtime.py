@@ -2,18 +2,20 @@
 
 Each function runs in its own processes with its own environment, as on Lambda:
 one warm worker serves requests one at a time, more start only while requests
-overlap, and a crashed, timed-out or outdated worker is replaced by a fresh one
-on the next request.
+overlap and retire once idle, and a crashed, timed-out or outdated worker is
+replaced by a fresh one on the next request. Workers run on the deployed
+runtime's Python where this machine has it, and import only what the
+function's zip and Lambda's runtime hold.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import secrets
 import subprocess
-import sys
 import time
 import uuid
 from collections import deque
@@ -22,6 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from draht import PROJECT_ROOT
+from draht.cors import cors_for
+from draht.local import cors
 from draht.local.events import (
     INTERNAL_ERROR,
     LOCAL_ACCOUNT_ID,
@@ -41,17 +46,22 @@ from draht.local.limits import (
     RouteThrottle,
     integration_cutoff_s,
 )
+from draht.local.python import Interpreter, lambda_interpreter, runtime_packages
 from draht.local.store import LOCAL_CREDENTIALS, LOCAL_REGION, local_table_name
-from draht.local.worker import FrameDecoder, FrameTooLarge, encode_frame
-from draht.model import App, Function, policy_statements, resource_environment
+from draht.local.worker import BOOTSTRAP, FrameDecoder, FrameTooLarge, encode_frame
+from draht.model import PYTHON_RUNTIME, App, Function, policy_statements, resource_environment
+from draht.package import handler_files
 from draht.settings import Settings
 
 LOCAL_STAGE = "local"
 INIT_TIMEOUT_S = 10.0
 """Lambda's limit on a function's init phase: importing the handler."""
+DEFAULT_IDLE_RETIRE_S = 60.0
+"""How long a worker beyond a function's last warm one stays after a burst."""
 RESPONSE_LIMIT_BYTES = 6 * 1024 * 1024
 """Lambda's limit on a synchronous invocation's response payload."""
 _PASSED_THROUGH = ("PATH", "SYSTEMROOT")
+_LAMBDA_ERROR_FIELDS = ("errorMessage", "errorType", "requestId", "stackTrace")
 
 
 class InvocationFailed(Exception):
@@ -69,6 +79,7 @@ class Deployment:
     table_arns: Mapping[str, str]
     region: str = LOCAL_REGION
     credentials: Mapping[str, str] = field(default_factory=lambda: dict(LOCAL_CREDENTIALS))
+    python: Interpreter = field(default_factory=lambda_interpreter)
 
     @property
     def _any_table_arn(self) -> str | None:
@@ -106,10 +117,10 @@ class Deployment:
                 "PYTHONDONTWRITEBYTECODE": "1",
                 "LAMBDA_TASK_ROOT": str(self.handlers_dir),
                 "_HANDLER": function.handler,
-                "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{PYTHON_RUNTIME}",
                 "AWS_LAMBDA_FUNCTION_NAME": function.name,
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.settings.memory_mb),
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.settings.memory_mb_of(function)),
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
                 "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]local",
                 "AWS_REGION": self.region,
@@ -127,12 +138,40 @@ class Deployment:
         environment.update(resource_environment(self.app, LOCAL_STAGE, linked))
         return environment
 
+    def worker_command(self, read_fd: int, write_fd: int) -> list[str]:
+        # -I -S: nothing from the environment or site-packages; the init frame says what
+        # may be imported. -u: handler output reaches the console as written.
+        return [
+            self.python.executable,
+            "-I",
+            "-S",
+            "-u",
+            "-c",
+            BOOTSTRAP,
+            # The folder the worker's own package is imported from.
+            str(PROJECT_ROOT),
+            str(read_fd),
+            str(write_fd),
+        ]
+
+    def _zip_files(self, function: Function) -> list[str]:
+        try:
+            return list(handler_files(function, self.handlers_dir))
+        except SyntaxError:
+            # The worker's import reports the error as Lambda does; the packager cannot
+            # follow the imports of a file it cannot parse.
+            return [f"{function.module.replace('.', '/')}.py"]
+
     def init_frame(self, function: Function) -> bytes:
+        packages = runtime_packages()
         return encode_frame(
             {
                 "module": function.module,
                 "attribute": function.attribute,
                 "handlersDir": str(self.handlers_dir),
+                "zipFiles": self._zip_files(function),
+                "runtimeModules": sorted(packages.modules),
+                "runtimePaths": list(packages.paths),
                 "functionArn": self.function_arn(function),
                 "statements": policy_statements(function, self.table_arns),
                 "caller": caller_arn(self.account_id, self.role_name(function), function.name),
@@ -147,6 +186,8 @@ class Worker:
     def __init__(self, deployment: Deployment, function: Function, generation: int) -> None:
         self.generation = generation
         self.invocations = 0
+        self.idle_since = 0.0
+        self._function_name = function.name
         self._loop = asyncio.get_running_loop()
         self._decoder = FrameDecoder(RESPONSE_LIMIT_BYTES)
         self._pending: asyncio.Future[Any] | None = None
@@ -154,14 +195,7 @@ class Worker:
         self._response_fd, response_write = os.pipe()
         try:
             self._process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-I",
-                    "-m",
-                    "draht.local.worker",
-                    str(request_read),
-                    str(response_write),
-                ],
+                deployment.worker_command(request_read, response_write),
                 env=deployment.environment(function),
                 cwd=deployment.handlers_dir,
                 stdin=subprocess.DEVNULL,
@@ -185,7 +219,7 @@ class Worker:
         reply = await self._next_reply(INIT_TIMEOUT_S, "init")
         if "error" in reply:
             self.stop()
-            raise InvocationFailed(_describe_error(reply["error"]))
+            raise InvocationFailed(_describe_error(reply["error"], self._function_name))
 
     async def invoke(self, event: dict[str, Any], timeout_s: float) -> Any:
         self.invocations += 1
@@ -197,7 +231,7 @@ class Worker:
         )
         reply = await self._next_reply(timeout_s, "invocation")
         if "error" in reply:
-            raise InvocationFailed(_describe_error(reply["error"]))
+            raise InvocationFailed(_describe_error(reply["error"], self._function_name))
         return reply["result"]
 
     def _send(self, frame: bytes) -> None:
@@ -278,25 +312,56 @@ class Worker:
         self._reap()
 
 
-def _describe_error(error: Mapping[str, Any]) -> str:
-    return str(error.get("traceback") or f"{error.get('errorType')}: {error.get('errorMessage')}")
+def _describe_error(error: Mapping[str, Any], function_name: str) -> str:
+    """The console's account of a failed invocation: Lambda's own log line, or the traceback."""
+    if str(error.get("errorType", "")).startswith("Runtime."):
+        # awslambdaric's `log_error` under the JSON log format the stack configures.
+        text = json.dumps(
+            {
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
+                "level": "ERROR",
+                **{key: error.get(key) for key in _LAMBDA_ERROR_FIELDS},
+            }
+        )
+    else:
+        text = str(
+            error.get("traceback") or f"{error.get('errorType')}: {error.get('errorMessage')}"
+        )
+    missing = error.get("missingModule")
+    if missing:
+        text = (
+            f"{text.rstrip()}\n{missing} is not in the {function_name} function's zip, and"
+            " Lambda's Python runtime does not provide it (it has the standard library, boto3,"
+            " botocore and their dependencies): deployed, this import fails the same way"
+        )
+    return text
 
 
 class FunctionPool:
     """The workers of one function: reused while warm, one more only while requests overlap.
 
     Workers started before the handlers last changed are outdated: they finish
-    the request they are serving and are not used again.
+    the request they are serving and are not used again. After a burst, workers
+    idle for `idle_retire_s` retire until one warm worker is left.
     """
 
-    def __init__(self, deployment: Deployment, function: Function, max_workers: int) -> None:
+    def __init__(
+        self,
+        deployment: Deployment,
+        function: Function,
+        max_workers: int,
+        idle_retire_s: float = DEFAULT_IDLE_RETIRE_S,
+    ) -> None:
         self._deployment = deployment
         self._function = function
         self._max_workers = max_workers
+        self._idle_retire_s = idle_retire_s
         self._generation = 0
+        # Most recently released last: acquiring takes from the end, so the others age.
         self._idle: list[Worker] = []
         self._workers: set[Worker] = set()
         self._waiting: deque[asyncio.Future[None]] = deque()
+        self._retire_timer: asyncio.TimerHandle | None = None
 
     async def acquire(self) -> Worker:
         while True:
@@ -320,10 +385,26 @@ class FunctionPool:
 
     def release(self, worker: Worker) -> None:
         if worker.alive and worker.generation == self._generation:
+            worker.idle_since = time.monotonic()
             self._idle.append(worker)
             self._wake_one()
+            self._schedule_retirement()
         else:
             self._retire(worker)
+
+    def _schedule_retirement(self) -> None:
+        if self._retire_timer is not None or len(self._idle) < 2:
+            return
+        due = self._idle[0].idle_since + self._idle_retire_s - time.monotonic()
+        loop = asyncio.get_running_loop()
+        self._retire_timer = loop.call_later(max(0.0, due), self._retire_idle)
+
+    def _retire_idle(self) -> None:
+        self._retire_timer = None
+        cutoff = time.monotonic() - self._idle_retire_s
+        while len(self._idle) > 1 and self._idle[0].idle_since <= cutoff:
+            self._retire(self._idle.pop(0))
+        self._schedule_retirement()
 
     def _retire(self, worker: Worker) -> None:
         worker.stop()
@@ -344,6 +425,9 @@ class FunctionPool:
             self._retire(worker)
 
     def stop_all(self) -> None:
+        if self._retire_timer is not None:
+            self._retire_timer.cancel()
+            self._retire_timer = None
         self._idle = []
         for worker in list(self._workers):
             self._retire(worker)
@@ -412,14 +496,18 @@ class Runtime:
         max_workers_per_function: int = 4,
         on_reload: Callable[[], None] | None = None,
         integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
+        idle_retire_s: float = DEFAULT_IDLE_RETIRE_S,
     ) -> None:
         self.deployment = deployment
         self._router = Router(deployment.app.routes)
+        self._cors = cors_for(deployment.app, deployment.settings.cors_origins)
         settings = deployment.settings
         self._throttle = RouteThrottle(settings.throttling_rate, settings.throttling_burst)
         self._integration_timeout_s = integration_timeout_s
         self._pools = {
-            function.name: FunctionPool(deployment, function, max_workers_per_function)
+            function.name: FunctionPool(
+                deployment, function, max_workers_per_function, idle_retire_s
+            )
             for function in deployment.app.functions
         }
         self._watcher = HandlerWatcher(deployment.handlers_dir)
@@ -428,6 +516,8 @@ class Runtime:
     async def handle(self, request: HttpRequest) -> Outcome:
         request_id = _api_request_id()
         match = self._router.match(request.method, request.path)
+        if match is None and self._cors is not None and cors.is_preflight(request):
+            return Outcome(cors.preflight_response(self._cors, request), request_id)
         if match is None:
             return Outcome(NOT_FOUND, request_id)
         route, path_parameters = match
@@ -448,7 +538,7 @@ class Runtime:
         except InvocationFailed as failure:
             return Outcome(INTERNAL_ERROR, request_id, function.name, cold=True, error=str(failure))
         cold = worker.invocations == 0
-        timeout_s = self.deployment.settings.timeout_s
+        timeout_s = self.deployment.settings.timeout_s_of(function)
         invocation = asyncio.ensure_future(worker.invoke(event, timeout_s))
         try:
             finished, _ = await asyncio.wait(
@@ -469,6 +559,8 @@ class Runtime:
             return Outcome(INTEGRATION_TIMED_OUT, request_id, function.name, cold, error)
         try:
             response = http_response(invocation.result())
+            if self._cors is not None:
+                response = cors.integration_response(self._cors, request, response)
         except (InvocationFailed, MalformedResponse) as failure:
             return Outcome(INTERNAL_ERROR, request_id, function.name, cold, str(failure))
         finally:

@@ -96,13 +96,20 @@ def banner(url: str, deployment: Deployment, store: Store) -> str:
     lines += [
         "",
         f"store   {store.description}",
+        f"python  {deployment.python.describe()}",
         f"auth    {len(protected)} protected route(s) served without auth here"
         f" (on AWS: {settings.auth}); IAM policies are enforced on every AWS call",
-        f"limits  {settings.memory_mb} MB, {settings.timeout_s} s timeout per function",
+        f"limits  {settings.memory_mb} MB, {settings.timeout_s} s timeout per function"
+        + "".join(
+            f"; {f.name} {settings.memory_mb_of(f)} MB, {settings.timeout_s_of(f)} s"
+            for f in app.functions
+            if f.memory_mb is not None or f.timeout_s is not None
+        ),
         f"gateway {settings.throttling_rate:g} requests/s, burst {settings.throttling_burst}"
         f" per route; request line and headers up to {HEAD_LIMIT_BYTES:,} bytes, payload"
         f" up to {PAYLOAD_LIMIT_BYTES // (1024 * 1024)} MB,"
         f" {INTEGRATION_TIMEOUT_S:g} s integration timeout",
+        f"cors    {', '.join(settings.cors_origins) or 'off (no draht:corsOrigins)'}",
         f"reload  changes under {deployment.handlers_dir} apply on the next request",
         "",
     ]

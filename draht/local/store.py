@@ -12,6 +12,7 @@ store when the lock is held, and start their own store when it is not.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import json
@@ -21,7 +22,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,10 @@ process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(0));
 """
+
+
+_STORE_ENVIRONMENT = ("PATH", "LANG", "SYSTEMROOT")
+"""All of the parent's environment the store is given: never its credentials or tokens."""
 
 
 class StoreError(RuntimeError):
@@ -104,6 +109,7 @@ class Dynalite:
             stdout=subprocess.PIPE,
             text=True,
             start_new_session=True,
+            env={name: os.environ[name] for name in _STORE_ENVIRONMENT if name in os.environ},
         )
         assert self._process.stdout is not None
         ready, _, _ = select.select([self._process.stdout], [], [], timeout_s)
@@ -116,11 +122,12 @@ class Dynalite:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
+        if process is None:
             return
         try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=5)
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
@@ -131,11 +138,67 @@ class Dynalite:
                 if stream is not None:
                     stream.close()
 
+    async def keep_running(self, report: Callable[[str], None], retry_s: float = 1.0) -> None:
+        """Restart the store from its data folder, on its port, each time it dies; until cancelled.
+
+        Its output pipe reaching end-of-file is the sign: dynalite writes nothing
+        after its port, so only its end closes the pipe. Requests that need the
+        store answer 503 (the handlers' own answer) until it is back.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._ended(loop)
+            process = self._process
+            code = process.wait() if process is not None else None
+            report(
+                f"store   dynalite exited ({_exit_reason(code)}): restarting it from"
+                f" {self.data_dir or 'memory'} on port {self.port}"
+            )
+            failures = 0
+            while True:
+                try:
+                    await loop.run_in_executor(None, self._restart)
+                    break
+                except StoreError as error:
+                    # Said once: a port taken by another process may stay taken for a while.
+                    if failures == 0:
+                        report(f"store   could not restart: {error}; retrying every {retry_s:g} s")
+                    failures += 1
+                    await asyncio.sleep(retry_s)
+            if failures:
+                report(f"store   dynalite is back at {self.endpoint}")
+
+    async def _ended(self, loop: asyncio.AbstractEventLoop) -> None:
+        assert self._process is not None and self._process.stdout is not None
+        fd = self._process.stdout.fileno()
+        ended = loop.create_future()
+
+        def on_readable() -> None:
+            if not os.read(fd, 4096) and not ended.done():
+                ended.set_result(None)
+
+        loop.add_reader(fd, on_readable)
+        try:
+            await ended
+        finally:
+            loop.remove_reader(fd)
+
+    def _restart(self) -> None:
+        self.stop()
+        self._requested_port = self.port
+        self.start()
+
     def __enter__(self) -> Dynalite:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is None:
+        return "gone"
+    return f"signal {-code}" if code < 0 else f"exit status {code}"
 
 
 class DataFolderBusy(StoreError):
@@ -189,6 +252,7 @@ class Store:
     endpoint: str
     description: str
     folder: DataFolder | None = None
+    dynalite: Dynalite | None = None
 
 
 @contextlib.contextmanager
@@ -229,6 +293,7 @@ def open_store(
                 dynalite.endpoint,
                 f"dynalite at {dynalite.endpoint}, data in {folder.store_dir}",
                 folder,
+                dynalite,
             )
     finally:
         folder.unlock()

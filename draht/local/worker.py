@@ -1,17 +1,22 @@
 """One function's worker process: imports the handler once, then runs it for each event.
 
 The server talks to it over two pipes with length-prefixed JSON frames: an init
-frame (what to import and the policy to enforce), then one frame per invocation
-each way. Nothing else crosses, so a warm call costs two small writes and reads.
+frame (what to import, what the zip holds and the policy to enforce), then one
+frame per invocation each way. Nothing else crosses, so a warm call costs two
+small writes and reads.
 
-Run as `python -I -m draht.local.worker <read fd> <write fd>`; the environment is
-the function's own, as Lambda builds it, set by the server.
+Started as `python -I -S -u -c BOOTSTRAP <draht folder> <read fd> <write fd>` on the
+interpreter of the deployed runtime's version when there is one. The environment
+is the function's own, as Lambda builds it, set by the server. Only the standard
+library is imported here, so the worker runs on any Python the server finds.
 """
 
 from __future__ import annotations
 
 import decimal
 import importlib
+import importlib.abc
+import importlib.machinery
 import json
 import os
 import signal
@@ -19,12 +24,19 @@ import struct
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from types import ModuleType
 from typing import Any
 
 from draht.local.iam import Enforcer, Policy
 
 _HEADER = struct.Struct(">I")
+
+BOOTSTRAP = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from draht.local.worker import main; sys.exit(main(sys.argv[1:]))"
+)
+"""What the server runs with `-c`: the worker's own package is found from its folder alone."""
 
 
 def encode_frame(message: Any) -> bytes:
@@ -114,16 +126,100 @@ class LambdaContext:
         return max(0, self._deadline_ms - int(time.time() * 1000))
 
 
-def _error(exception: BaseException, error_type: str | None = None) -> dict[str, Any]:
-    """An error in the shape Lambda reports it, plus the traceback for the server's console."""
+def _error(
+    message: str,
+    error_type: str,
+    stack_trace: Sequence[str],
+    exception: BaseException,
+    request_id: str = "",
+) -> dict[str, Any]:
+    """An error in the shape Lambda's runtime reports it, plus what the server's console needs.
+
+    `errorMessage`, `errorType`, `requestId` and `stackTrace` are awslambdaric's
+    `make_error`; `traceback` and `missingModule` stay on this machine.
+    """
+    missing = _missing_module(exception)
     return {
         "error": {
-            "errorType": error_type or type(exception).__name__,
-            "errorMessage": str(exception),
-            "stackTrace": traceback.format_tb(exception.__traceback__),
+            "errorMessage": message,
+            "errorType": error_type,
+            # Empty during init, as awslambdaric reports an init error.
+            "requestId": request_id,
+            "stackTrace": list(stack_trace),
             "traceback": "".join(traceback.format_exception(exception)),
+            **({"missingModule": missing} if missing else {}),
         }
     }
+
+
+def _missing_module(exception: BaseException | None) -> str | None:
+    while exception is not None:
+        if isinstance(exception, ModuleNotFoundError) and exception.name:
+            return exception.name
+        exception = exception.__cause__ or exception.__context__
+    return None
+
+
+class LambdaImports(importlib.abc.MetaPathFinder):
+    """Imports as Lambda resolves them: the zip, the standard library, the runtime's packages.
+
+    The handlers folder stays first on `sys.path` like `/var/task` on Lambda, but a
+    module there that the function's zip does not carry is not found; the
+    runtime's packages are searched in their own folders only, so nothing else
+    installed beside them (yaml, pulumi...) can be imported.
+    """
+
+    def __init__(
+        self,
+        task_root: str,
+        zip_files: Iterable[str],
+        runtime_modules: Iterable[str],
+        runtime_paths: Sequence[str],
+    ) -> None:
+        self._task_root = task_root
+        self._zip_modules = {_module_name(file) for file in zip_files}
+        self._zip_packages = {name.partition(".")[0] for name in self._zip_modules}
+        self._runtime_modules = frozenset(runtime_modules)
+        self._runtime_paths = list(runtime_paths)
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        top = fullname.partition(".")[0]
+        if fullname in self._zip_modules:
+            return None
+        if top in self._runtime_modules:
+            if path is None:
+                return importlib.machinery.PathFinder.find_spec(fullname, self._runtime_paths)
+            return None
+        if path is None:
+            present = importlib.machinery.PathFinder.find_spec(fullname, [self._task_root])
+            in_task_root = present is not None
+        else:
+            in_task_root = top in self._zip_packages
+        if in_task_root:
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+        return None
+
+    def install(self) -> None:
+        # After the built-in and frozen importers, in front of the path finder.
+        position = sys.meta_path.index(importlib.machinery.PathFinder)
+        sys.meta_path.insert(position, self)
+
+
+def _module_name(relative_path: str) -> str:
+    parts = relative_path.removesuffix(".py").split("/")
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _forget_own_modules(own_folder: str) -> None:
+    """Leave the handler nothing of draht's: Lambda has no such package."""
+    if own_folder in sys.path:
+        sys.path.remove(own_folder)
+    for name in [n for n in sys.modules if n == "draht" or n.startswith("draht.")]:
+        del sys.modules[name]
 
 
 def _end_with_parent() -> None:
@@ -137,15 +233,56 @@ def _end_with_parent() -> None:
 
 
 def _load_handler(init: dict[str, Any]) -> Callable[[Any, Any], Any]:
+    """Import the handler as awslambdaric's `_get_handler` does, with its error types."""
+    LambdaImports(
+        init["handlersDir"], init["zipFiles"], init["runtimeModules"], init["runtimePaths"]
+    ).install()
     Enforcer(
         policy=Policy(init["statements"]),
         caller=init["caller"],
         table_arn_prefix=init["tableArnPrefix"],
     ).install()
     sys.path.insert(0, init["handlersDir"])
-    module = importlib.import_module(init["module"])
-    handler: Callable[[Any, Any], Any] = getattr(module, init["attribute"])
+    module_name, attribute = init["module"], init["attribute"]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise _InitError(
+            f"Unable to import module '{module_name}': {error}", "Runtime.ImportModuleError"
+        ) from error
+    except SyntaxError as error:
+        raise _InitError(
+            f"Syntax error in module '{module_name}': {error}",
+            "Runtime.UserCodeSyntaxError",
+            [f'  File "{error.filename}" Line {error.lineno}\n    {error.text}'],
+        ) from error
+    try:
+        handler: Callable[[Any, Any], Any] = getattr(module, attribute)
+    except AttributeError as error:
+        raise _InitError(
+            f"Handler '{attribute}' missing on module '{module_name}'", "Runtime.HandlerNotFound"
+        ) from error
     return handler
+
+
+class _InitError(Exception):
+    def __init__(self, message: str, error_type: str, trace: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.trace = trace
+
+
+def _failure(exception: BaseException, request_id: str = "") -> dict[str, Any]:
+    if isinstance(exception, _InitError):
+        cause = exception.__cause__ or exception
+        return _error(str(exception), exception.error_type, exception.trace, cause)
+    return _error(
+        str(exception),
+        type(exception).__name__,
+        traceback.format_list(traceback.extract_tb(exception.__traceback__)),
+        exception,
+        request_id,
+    )
 
 
 def _invoke(
@@ -155,17 +292,27 @@ def _invoke(
     try:
         result = handler(message["event"], context)
     except Exception as exception:
-        return encode_frame(_error(exception))
+        return encode_frame(_failure(exception, context.aws_request_id))
     try:
         return encode_frame({"result": result})
     except (TypeError, ValueError) as exception:
-        return encode_frame(_error(exception, "Runtime.MarshalError"))
+        return encode_frame(
+            _error(
+                f"Unable to marshal response: {exception}",
+                "Runtime.MarshalError",
+                [],
+                exception,
+                context.aws_request_id,
+            )
+        )
 
 
 def main(argv: list[str]) -> int:
+    """`argv`: the folder draht was imported from, then the read and write descriptors."""
     # Ctrl-C reaches the whole terminal process group; the server decides when workers end.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _end_with_parent()
+    _forget_own_modules(argv[0])
     channel = _Channel(int(argv[1]), int(argv[2]))
     init = channel.receive()
     if init is None:
@@ -173,13 +320,9 @@ def main(argv: list[str]) -> int:
     try:
         handler = _load_handler(init)
     except Exception as exception:
-        channel.send(encode_frame(_error(exception, "Runtime.ImportModuleError")))
+        channel.send(encode_frame(_failure(exception)))
         return 1
     channel.send(encode_frame({"ready": True}))
     while (message := channel.receive()) is not None:
         channel.send(_invoke(handler, init["functionArn"], message))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))

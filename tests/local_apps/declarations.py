@@ -10,16 +10,20 @@ clients = Table("Clients", hash_key="clientId")
 
 echo = Function("Echo", handler="echo.handler", links=(Link(sessions, ("dynamodb:Query",)),))
 shape = Function("Shape", handler="shape.handler")
+# Its own memory and timeout, which override the stack config's.
+tuned = Function("Tuned", handler="echo.handler", memory_mb=1024, timeout_s=5)
 fails = Function("Fails", handler="fails.handler")
 exits = Function("Exits", handler="exits.handler")
 sleeps = Function("Sleeps", handler="sleeps.handler")
 version = Function("Version", handler="version.handler")
+imports_yaml = Function("ImportsYaml", handler="imports_yaml.handler")
+runtime_info = Function("RuntimeInfo", handler="runtime_info.handler")
 body_size = Function("BodySize", handler="body_size.handler")
 # Linked to Clients only: its calls on Sessions must be denied as on AWS.
 cross_reader = Function(
     "CrossReader",
     handler="cross_reader.handler",
-    links=(Link(clients, ("dynamodb:Scan",)),),
+    links=(Link(clients, ("dynamodb:Scan", "dynamodb:PartiQLSelect")),),
 )
 
 app = App(
@@ -31,11 +35,14 @@ app = App(
         Route("GET /items/{itemId}", echo),
         Route("GET /files/{path+}", echo),
         Route("GET /shape", shape),
+        Route("GET /tuned", tuned),
         Route("GET /fails", fails),
         Route("GET /exits", exits),
         Route("GET /sleeps", sleeps),
         Route("GET /version", version),
         Route("GET /cross", cross_reader),
+        Route("GET /imports-yaml", imports_yaml),
+        Route("GET /runtime", runtime_info),
         Route("POST /upload", body_size, auth="public"),
     ),
 )

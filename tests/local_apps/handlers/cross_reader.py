@@ -1,4 +1,7 @@
-"""Scans the table named by ?table=, through the default session or a new one."""
+"""Scans the table named by ?table=, or runs the PartiQL ?statement=.
+
+Through the default session, or a new one with ?session=own.
+"""
 
 from typing import Any
 
@@ -11,6 +14,8 @@ def handler(event: dict[str, Any], context: Any) -> Any:
     session = boto3.session.Session() if query.get("session") == "own" else boto3
     client = session.client("dynamodb")
     try:
+        if "statement" in query:
+            return {"items": len(client.execute_statement(Statement=query["statement"])["Items"])}
         count = client.scan(TableName=query["table"])["Count"]
     except ClientError as error:
         return {

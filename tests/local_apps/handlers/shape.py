@@ -15,6 +15,13 @@ def handler(event: dict[str, Any], context: Any) -> Any:
             "cookies": ["a=1; Path=/", "b=2; HttpOnly"],
             "body": "created",
         }
+    if kind == "cors":
+        # CORS headers of its own, which API Gateway ignores when the API configures CORS.
+        return {
+            "statusCode": 200,
+            "headers": {"access-control-allow-origin": "*", "access-control-max-age": "1"},
+            "body": "{}",
+        }
     if kind == "binary":
         return {
             "statusCode": 200,
