@@ -1,4 +1,4 @@
-"""HTTP API's documented rules and limits, one case per row, against `draht dev`.
+"""HTTP API's documented tables and limits, one case per row, against `draht dev`.
 
 Every case names the AWS page and the row or section it comes from. The figures
 are typed here from the pages, not imported from draht/local/limits.py, so a
@@ -11,6 +11,9 @@ wrong constant there fails a case here.
   (route-level throttling; the stage's default route settings apply to each route),
   with the token bucket of "Throttle requests to your REST APIs for better throughput",
   https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-request-throttling.html
+- Responses: "Lambda function response for format 2.0" in "Create AWS Lambda proxy
+  integrations for HTTP APIs",
+  https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import pytest
 from dev_process import TEST_APP, TEST_HANDLERS, DevProcess, stack_config, status_and_json
 from local_apps.declarations import app as test_app
 
-from draht.local.events import HttpRequest
+from draht.local.events import HttpRequest, http_response
 from draht.local.limits import INTEGRATION_TIMEOUT_S, TokenBucket
 from draht.local.runtime import Deployment, Outcome, Runtime
 from draht.settings import Settings
@@ -133,6 +136,51 @@ def test_payload_quota_one_byte_more_is_413(server: DevProcess, framing: str) ->
         )
     code, body = status_and_json(server.exchange(request))
     assert (code, body) == (413, {"message": "Request Entity Too Large"})
+
+
+# Lambda function response for format 2.0 -----------------------------------------------------
+
+# "Lambda function response for format 2.0", the table of function outputs and their
+# interpretation, one case per row:
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html
+PAYLOAD_2_0_RESPONSE_TABLE = [
+    pytest.param(
+        "Hello from Lambda!",
+        200,
+        [("content-type", "application/json")],
+        b"Hello from Lambda!",
+        id="a string is the body as it is",
+    ),
+    pytest.param(
+        {"message": "Hello from Lambda!"},
+        200,
+        [("content-type", "application/json")],
+        b'{"message": "Hello from Lambda!"}',
+        id="an object without statusCode is the JSON body",
+    ),
+    # The section's own example of a response the function describes in full.
+    pytest.param(
+        {
+            "cookies": ["cookie1", "cookie2"],
+            "isBase64Encoded": False,
+            "statusCode": 200,
+            "headers": {"headerName": "headerValue"},
+            "body": "Hello from Lambda!",
+        },
+        200,
+        [("headername", "headerValue"), ("set-cookie", "cookie1"), ("set-cookie", "cookie2")],
+        b"Hello from Lambda!",
+        id="a result with statusCode describes the response",
+    ),
+]
+
+
+@pytest.mark.parametrize(("result", "status", "headers", "body"), PAYLOAD_2_0_RESPONSE_TABLE)
+def test_payload_2_0_response_table(
+    result: Any, status: int, headers: list[tuple[str, str]], body: bytes
+) -> None:
+    response = http_response(result)
+    assert (response.status, response.headers, response.body) == (status, headers, body)
 
 
 # Maximum integration timeout ----------------------------------------------------------------
