@@ -289,6 +289,9 @@ def test_route_throttling_past_the_burst_is_429_then_recovers(
     """THROTTLING: the stack's `throttlingBurst` requests pass at once, the next ones get
     HTTP API's `429 {"message":"Too Many Requests"}`, and after 1/`throttlingRate` seconds
     a request passes again."""
+    throttled_server.wait_for(
+        rf"^gateway {THROTTLING_RATE} requests/s, burst {THROTTLING_BURST} per route;"
+    )
     started = time.monotonic()
     replies = [throttled_server.request("/echo") for _ in range(THROTTLING_BURST + 3)]
     elapsed = time.monotonic() - started
