@@ -1,33 +1,24 @@
-"""The floor of an HTTP round trip on this machine: a minimal asyncio server answering every
-request with the same small JSON body, closing when asked to. Prints its port; stops when its
-stdin closes."""
+"""The floor of an HTTP round trip on this machine: a minimal asyncio server answering each
+connection's request with the same small JSON body, then closing it. Prints its port; stops
+when its stdin closes."""
 
 import asyncio
 import sys
 
 BODY = b'{"status":"ok","service":"baseline"}'
-ANSWER = (
-    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
-    + str(len(BODY)).encode()
-    + b"\r\n\r\n"
-    + BODY
-)
+HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n"
 
 
 class FixedAnswer(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.buffer = b""
+        self.transport, self.received = transport, b""
 
     def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while b"\r\n\r\n" in self.buffer:
-            head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
-            self.transport.write(ANSWER)
-            if b"connection: close" in head.lower():
-                self.transport.close()
-                return
+        self.received += data
+        if b"\r\n\r\n" in self.received:
+            self.transport.write(HEAD % len(BODY) + BODY)
+            self.transport.close()
 
 
 async def main() -> None:

@@ -21,18 +21,15 @@ def _proc(name: str, pattern: str) -> str:
 
 def describe() -> dict[str, Any]:
     node = shutil.which("node")
-    node_version = "not installed"
-    if node:
-        version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=10)
-        node_version = version.stdout.strip()
+    version = subprocess.run([node, "--version"], capture_output=True, text=True) if node else None
     memory_kib = _proc("meminfo", r"^MemTotal:\s+(\d+)")
     return {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "cpu_model": _proc("cpuinfo", r"^model name\s*:(.*)$"),
         "cpu_cores": os.cpu_count(),
-        "memory_gib": round(int(memory_kib) / 1024 / 1024, 1) if memory_kib.isdigit() else 0,
+        "memory_gib": round(int(memory_kib) / 1024**2, 1) if memory_kib.isdigit() else 0,
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
-        "node": node_version,
+        "node": version.stdout.strip() if version else "not installed",
         "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
     }

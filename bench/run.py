@@ -5,9 +5,9 @@ bench/cost.png.
     python -m bench.run --diagnose    # also where each function's cold start goes
     python -m bench.run --quick       # every section at a small size; prints the report only
 
-Each section runs in its own interpreter: several import the handlers with their
-own environment and store, and one section's imports, clients or environment
-must not leak into another's figures.
+Each section runs in a fresh interpreter of its own: several import the handlers with their
+own environment and store, and one section's imports, clients or environment must not leak
+into another's figures.
 """
 
 from __future__ import annotations
@@ -15,30 +15,22 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import multiprocessing
 import os
-import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from bench.machine import describe
+from bench.report import render
 from draht import PROJECT_ROOT
 
-RESULTS = PROJECT_ROOT / "bench" / "results.json"
-REPORT = PROJECT_ROOT / "BENCHMARKS.md"
-COST_PLOT = PROJECT_ROOT / "bench" / "cost.png"
-# The draht dev, event and traffic helpers are shared with the tests, which import them so.
-TESTS_DIR = PROJECT_ROOT / "tests"
-
-SECTIONS = {
-    "machine": "bench.machine:describe",
-    "zips": "bench.zips:measure",
-    "cold_start": "bench.cold_start:measure",
-    "http_latency": "bench.http_latency:measure",
-    "load": "bench.load:measure",
-    "cost": "bench.cost:measure",
-}
+# Each is a module of bench/ with `measure(**arguments) -> figures` and `section(figures)`,
+# which turns its figures into the report's rows and the targets it judges.
+SECTIONS = ("cold_start", "zips", "http_latency", "load", "cost")
 QUICK: dict[str, dict[str, Any]] = {
     "cold_start": {"runs": 3},
     "http_latency": {"requests": 100, "warmup": 5},
@@ -47,73 +39,42 @@ QUICK: dict[str, dict[str, Any]] = {
 }
 
 
-def _section(name: str, arguments: dict[str, Any], out: Path) -> None:
-    """Runs inside the section's own interpreter."""
-    module, _, function = SECTIONS[name].partition(":")
-    figures = getattr(importlib.import_module(module), function)(**arguments)
-    out.write_text(json.dumps(figures))
-
-
-def run_section(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        completed = subprocess.run(
-            [sys.executable, "-m", "bench.run", "--section", name, json.dumps(arguments), out.name],
-            cwd=PROJECT_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=900,
-        )
-        if completed.returncode != 0:
-            raise SystemExit(f"bench: {name} failed:\n{completed.stdout[-4000:]}")
-        figures: dict[str, Any] = json.loads(Path(out.name).read_text())
-        return figures
+def _module(name: str) -> Any:
+    return importlib.import_module(f"bench.{name}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.run")
     parser.add_argument("--diagnose", action="store_true", help="also diagnose the cold starts")
-    parser.add_argument(
-        "--quick", action="store_true", help="small sizes, to check it runs; writes nothing"
-    )
-    parser.add_argument(
-        "--section", nargs=3, metavar=("NAME", "ARGUMENTS", "OUT"), help=argparse.SUPPRESS
-    )
+    parser.add_argument("--quick", action="store_true", help="small sizes; prints the report only")
     options = parser.parse_args()
-    sys.path.insert(0, str(TESTS_DIR))
-    if options.section:
-        name, arguments, out = options.section
-        _section(name, json.loads(arguments), Path(out))
-        return
-
+    # The draht dev, event and traffic helpers are shared with the tests, which import them so.
+    sys.path.insert(0, str(PROJECT_ROOT / "tests"))
     started = time.perf_counter()
-    results: dict[str, Any] = {"durations_s": {}}
+    results: dict[str, Any] = {"machine": describe(), "durations_s": {}}
     for name in SECTIONS:
         print(f"bench: {name} ...", file=sys.stderr, flush=True)
         arguments = dict(QUICK.get(name, {})) if options.quick else {}
         if name == "cold_start" and options.diagnose:
             arguments["diagnose"] = True
         section_started = time.perf_counter()
-        results[name] = run_section(name, arguments)
+        fresh = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(1, mp_context=fresh) as interpreter:
+            results[name] = interpreter.submit(_module(name).measure, **arguments).result()
         results["durations_s"][name] = round(time.perf_counter() - section_started, 1)
     results["seconds"] = round(time.perf_counter() - started, 1)
 
-    from bench.plot import cost_figure
-    from bench.report import render
-
+    report = render(results, [_module(name).section(results[name]) for name in SECTIONS])
     if options.quick:
         with tempfile.TemporaryDirectory() as scratch:
-            cost_figure(results["cost"], Path(scratch) / "cost.png")
-        print(render(results))
+            _module("cost").plot(results["cost"], Path(scratch) / "cost.png")
+        print(report)
         return
-    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    cost_figure(results["cost"], COST_PLOT)
-    REPORT.write_text(render(results))
-    print(
-        f"bench: wrote {REPORT.name}, {RESULTS.relative_to(PROJECT_ROOT)} and"
-        f" {COST_PLOT.relative_to(PROJECT_ROOT)} in {results['seconds']:.0f} s",
-        file=sys.stderr,
-    )
+    figures = json.dumps(results, indent=2, ensure_ascii=False)
+    (PROJECT_ROOT / "bench" / "results.json").write_text(figures + "\n")
+    _module("cost").plot(results["cost"], PROJECT_ROOT / "bench" / "cost.png")
+    (PROJECT_ROOT / "BENCHMARKS.md").write_text(report)
+    print(f"bench: wrote BENCHMARKS.md, results.json and cost.png in {results['seconds']:.0f} s")
 
 
 if __name__ == "__main__":

@@ -4,12 +4,14 @@ of `dev` and of `production` synthesized under mocks once per session."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
-from stack_synth import synth
 
 from draht.local.store import Dynalite
-from draht.synth import Synthesis
+
+if TYPE_CHECKING:
+    from draht.synth import Synthesis
 
 
 @pytest.fixture(scope="session")
@@ -18,11 +20,17 @@ def dynalite() -> Iterator[Dynalite]:
         yield store
 
 
+# Pulumi is imported only when a stack is asked for: its gRPC core is built for the venv's
+# Python, and the handler tests also run on the Lambda runtime's (tests/lambda_python.py).
 @pytest.fixture(scope="session")
 def dev() -> Synthesis:
+    from stack_synth import synth
+
     return synth("dev")
 
 
 @pytest.fixture(scope="session")
 def production() -> Synthesis:
+    from stack_synth import synth
+
     return synth("production")
