@@ -3,11 +3,13 @@
     draht dev        serve the routes on http://127.0.0.1:3000 with a local store
     draht seed       load the sample data set into the local store
     draht invoke     run one request through its function's worker and print the response
+    draht call       send one request to the running `draht dev`, signed as the stage's auth wants
+    draht token      print a development token for jwt routes
     draht openapi    print the API's OpenAPI document
 
 Errors are one line on stderr: exit status 2 for bad usage or configuration, 1
-when something needed could not be started. `draht invoke` exits 4 when the
-answer is a 4xx and 5 when it is a 5xx.
+when something needed could not be started or reached. `draht invoke` and
+`draht call` exit 4 when the answer is a 4xx and 5 when it is a 5xx.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
+import http.client
 import importlib
+import ipaddress
 import json
 import os
 import signal
@@ -26,9 +31,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from draht import PROJECT_ROOT
-from draht.local.events import HttpRequest
+from draht.local.events import HttpRequest, HttpResponse
+from draht.local.keys import KeyFileError
 from draht.local.runtime import DEFAULT_IDLE_RETIRE_S, Deployment, Outcome, Runtime
-from draht.local.store import LOCAL_CREDENTIALS, LOCAL_REGION, Store, StoreError, open_store
+from draht.local.store import (
+    LOCAL_CREDENTIALS,
+    LOCAL_REGION,
+    DataFolder,
+    Store,
+    StoreError,
+    open_store,
+)
 from draht.model import App, DeclarationError
 from draht.settings import LOCAL_SETTINGS_FILE, ConfigError, Settings, local_settings
 
@@ -105,6 +118,11 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1", help="the address to listen on")
     dev.add_argument("--reset", action="store_true", help="empty the local store first")
     dev.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve the protected routes without their iam or jwt auth",
+    )
+    dev.add_argument(
         "--worker-idle",
         type=float,
         default=DEFAULT_IDLE_RETIRE_S,
@@ -115,13 +133,9 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("seed", parents=[common, store], help="load the sample data set")
 
-    invoke = commands.add_parser(
-        "invoke",
-        parents=[common, store, code, stack],
-        help="run one request and print the response",
-    )
-    invoke.add_argument("request", metavar='"METHOD /path?query"')
-    invoke.add_argument(
+    one_request = _Parser(add_help=False)
+    one_request.add_argument("request", metavar='"METHOD /path?query"')
+    one_request.add_argument(
         "-H",
         "--header",
         action="append",
@@ -129,7 +143,41 @@ def _parser() -> argparse.ArgumentParser:
         metavar="'NAME: VALUE'",
         help="a request header (repeatable)",
     )
-    invoke.add_argument("--body", default="", help="the request body")
+    one_request.add_argument("--body", default="", help="the request body")
+
+    commands.add_parser(
+        "invoke",
+        parents=[common, store, code, stack, one_request],
+        help="run one request and print the response",
+    )
+
+    call = commands.add_parser(
+        "call",
+        parents=[common, store, stack, one_request],
+        help="send one request to the running draht dev, signed for the stage's auth",
+    )
+    call.add_argument(
+        "--url", help="the server's base URL (default: the draht dev of the data folder)"
+    )
+    call.add_argument(
+        "--unsigned", action="store_true", help="send it without a signature or token"
+    )
+
+    token = commands.add_parser(
+        "token",
+        parents=[common, store, stack],
+        help="print a development token for the stage's jwt routes",
+    )
+    token.add_argument(
+        "--scope",
+        action="append",
+        metavar="SCOPE",
+        help="a scope to grant (repeatable; default: every scope a route asks for)",
+    )
+    token.add_argument("--subject", default="draht-local", help="the token's sub claim")
+    token.add_argument(
+        "--expires-in", type=int, default=3600, metavar="SECONDS", help="lifetime (default 3600)"
+    )
 
     commands.add_parser(
         "openapi", parents=[common, stack], help="print the OpenAPI document for the stack's auth"
@@ -195,15 +243,21 @@ class _Access:
 
 
 def _deployment(
-    app: App, handlers_dir: Path, settings: Settings, store: Store, access: _Access
+    app: App,
+    handlers_dir: Path,
+    settings: Settings,
+    store: Store,
+    access: _Access,
+    keys_dir: Path | None = None,
 ) -> Deployment:
+    """The local stack; with `keys_dir`, its protected routes check auth with those keys."""
     from draht.local.store import ensure_tables
 
     try:
         table_arns = ensure_tables(access.client(store.endpoint), app.name, app.tables)
     except Exception as error:
         raise StoreError(f"the store at {store.endpoint} failed: {error}") from None
-    return Deployment(
+    deployment = Deployment(
         app=app,
         handlers_dir=handlers_dir,
         settings=settings,
@@ -212,6 +266,21 @@ def _deployment(
         region=access.region,
         credentials=access.credentials,
     )
+    if keys_dir is None:
+        return deployment
+    from draht.local.auth import local_authorizer
+
+    authorizer = local_authorizer(settings, keys_dir, deployment.region, deployment.account_id)
+    return dataclasses.replace(deployment, authorizer=authorizer)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -230,9 +299,16 @@ def _dev(args: argparse.Namespace) -> int:
     from draht.local.server import Console
 
     console = Console()
+    if args.no_auth and settings.auth != "none" and not _is_loopback(args.host):
+        print(
+            f"draht dev: warning: --no-auth on --host {args.host}: anyone who can reach this"
+            f" address can call the {settings.auth}-protected routes without auth",
+            file=sys.stderr,
+        )
+    keys_dir = None if args.no_auth else args.data_dir
     with open_store(args.data_dir, args.dynamodb_endpoint, reset=args.reset) as store:
         access = _Access.for_store(args.dynamodb_endpoint is not None)
-        deployment = _deployment(app, handlers_dir, settings, store, access)
+        deployment = _deployment(app, handlers_dir, settings, store, access, keys_dir)
         asyncio.run(_serve(deployment, store, args.host, args.port, console, args.worker_idle))
     return 0
 
@@ -358,6 +434,84 @@ async def _invoke_once(deployment: Deployment, request: HttpRequest) -> Outcome:
         runtime.close()
 
 
+def _call(args: argparse.Namespace) -> int:
+    from draht.local.caller import Caller
+
+    app = load_app(args.app)
+    settings = _settings(args.stack_config)
+    request = parse_request_line(args.request, args.header, args.body)
+    base_url = args.url or _running_url(args.data_dir)
+    if not base_url.startswith("http://"):
+        raise UsageError(f"--url {base_url!r} must start with http://")
+    if args.unsigned:
+        settings = dataclasses.replace(settings, auth="none")
+    caller = Caller(settings, args.data_dir, app)
+    target, headers = caller.prepare(
+        request.method, base_url.rstrip("/") + request.target, request.headers, request.body
+    )
+    response = _send(base_url, request.method, target, headers, request.body)
+    print(dumps_response(Outcome(response, "")))
+    return exit_status(response.status)
+
+
+def _running_url(data_dir: Path) -> str:
+    running = DataFolder(data_dir).running_server()
+    if running is None:
+        raise StoreError(
+            f"draht call: no draht dev is running on the data folder {data_dir}:"
+            " start one with `draht dev`, or pass --url"
+        )
+    return str(running["url"])
+
+
+def _send(
+    base_url: str, method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes
+) -> HttpResponse:
+    connection = http.client.HTTPConnection(
+        base_url.removeprefix("http://").rstrip("/"), timeout=60
+    )
+    try:
+        connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+        for name, value in headers:
+            connection.putheader(name, value)
+        if body or method in ("POST", "PUT", "PATCH"):
+            connection.putheader("content-length", str(len(body)))
+        connection.endheaders(body or None)
+        answer = connection.getresponse()
+        return HttpResponse(
+            answer.status, [(k.lower(), v) for k, v in answer.getheaders()], answer.read()
+        )
+    except OSError as error:
+        raise StoreError(f"draht call: cannot reach {base_url} ({error})") from None
+    finally:
+        connection.close()
+
+
+def _token(args: argparse.Namespace) -> int:
+    import time
+
+    from draht.local.auth import dev_token_claims
+    from draht.local.jwt import sign
+    from draht.local.keys import local_issuer
+
+    app = load_app(args.app)
+    settings = _settings(args.stack_config)
+    if settings.auth != "jwt":
+        raise UsageError(
+            f"draht:auth is {settings.auth} in {args.stack_config}: tokens are for jwt auth"
+            " (set draht:auth jwt with draht:jwtIssuer and draht:jwtAudience)"
+        )
+    if args.expires_in < 1:
+        raise UsageError(f"--expires-in {args.expires_in} must be at least 1 second")
+    scopes = args.scope
+    if scopes is None:
+        scopes = sorted({scope for route in app.routes for scope in route.scopes})
+    issuer = local_issuer(args.data_dir)
+    claims = dev_token_claims(settings, scopes, args.subject, args.expires_in, int(time.time()))
+    print(sign(claims, issuer.private_key, issuer.kid))
+    return 0
+
+
 def _openapi(args: argparse.Namespace) -> int:
     from draht.openapi import document
 
@@ -366,14 +520,21 @@ def _openapi(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"dev": _dev, "seed": _seed, "invoke": _invoke, "openapi": _openapi}
+_COMMANDS = {
+    "dev": _dev,
+    "seed": _seed,
+    "invoke": _invoke,
+    "call": _call,
+    "token": _token,
+    "openapi": _openapi,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
-    except (UsageError, ConfigError, DeclarationError) as error:
+    except (UsageError, ConfigError, DeclarationError, KeyFileError) as error:
         print(f"draht {args.command}: {error}", file=sys.stderr)
         return 2
     except StoreError as error:

@@ -128,10 +128,19 @@ class Route:
     key: str
     function: Function
     auth: Auth = "protected"
+    scopes: tuple[str, ...] = ()
+    """With JWT auth, a token must carry one of these (HTTP API's `authorizationScopes`)."""
 
     def __post_init__(self) -> None:
         if not _ROUTE_KEY.match(self.key):
             raise DeclarationError(f"route {self.key!r} must look like 'GET /path'")
+        if self.scopes and self.auth == "public":
+            raise DeclarationError(f"route {self.key} is public: it cannot require scopes")
+        for scope in self.scopes:
+            if not scope or scope != "".join(scope.split()):
+                raise DeclarationError(
+                    f"route {self.key}: scope {scope!r} must be one word without spaces"
+                )
 
     @property
     def method(self) -> str:

@@ -314,13 +314,17 @@ def _operation(route: Route, auth: AuthMode) -> dict[str, Any]:
     responses = dict(doc.responses)
     responses.update((status, _gateway_answer(text)) for status, text in _GATEWAY_LIMITS)
     schemes = _SECURITY_SCHEMES[auth] if route.auth == "protected" else {}
-    if schemes:
-        status, description = _AUTH_FAILURES[auth]
+    failures = [_AUTH_FAILURES[auth]] if schemes else []
+    if schemes and auth == "jwt" and route.scopes:
+        failures.append(("403", "The bearer token carries none of the route's scopes."))
+    for status, description in failures:
         responses[status] = _gateway_answer(description)
+    # A JWT route lists the scopes a token may carry to pass (any one of them).
+    scopes = list(route.scopes) if auth == "jwt" else []
     return {
         "operationId": doc.operation_id,
         "summary": route.function.description,
         "parameters": list(doc.parameters),
         "responses": dict(sorted(responses.items())),
-        "security": [{name: []} for name in schemes],
+        "security": [{name: scopes} for name in schemes],
     }

@@ -22,13 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from signing import SignedByCaller, caller_from_args, forget, register
+
 from draht import PROJECT_ROOT
 from draht.settings import LOCAL_SETTINGS_FILE
 
 DRAHT = str(Path(sys.executable).with_name("draht"))
 TEST_APP = "tests.local_apps.declarations:app"
 TEST_HANDLERS = PROJECT_ROOT / "tests" / "local_apps" / "handlers"
-_URL = re.compile(r"^draht dev\s+http://127\.0\.0\.1:(\d+)\s")
+# Served on 127.0.0.1, or on every address (0.0.0.0), which includes it.
+_URL = re.compile(r"^draht dev\s+http://(?:127\.0\.0\.1|0\.0\.0\.0):(\d+)\s")
 
 
 @dataclass
@@ -144,6 +147,9 @@ class DevProcess:
             self._kill()
             self._remove_console()
             raise
+        # It started, so its stack config and app load: sign for it from now on.
+        self.caller = caller_from_args(self.args)
+        register(self.url, self.caller)
 
     @property
     def url(self) -> str:
@@ -209,6 +215,16 @@ class DevProcess:
         self.lines += self._new_lines()
         return "\n".join(self.lines)
 
+    def signed(
+        self, method: str, path: str, headers: Sequence[tuple[str, str]] = (), body: bytes = b""
+    ) -> tuple[str, list[tuple[str, str]]]:
+        """The target and headers that carry this server's auth for a request."""
+        return self.caller.prepare(method, f"{self.url}{path}", headers, body)
+
+    def requests_auth(self) -> SignedByCaller:
+        """Signing for requests sent through `requests` (schemathesis)."""
+        return SignedByCaller(self.caller)
+
     def request(
         self,
         path: str,
@@ -216,11 +232,17 @@ class DevProcess:
         headers: Sequence[tuple[str, str]] = (),
         body: bytes | None = None,
         timeout: float = 20,
+        sign: bool = True,
     ) -> Reply:
-        """One request on a new connection, as a browser or curl would send it."""
+        """One request on a new connection, as a browser or curl would send it, signed by default.
+
+        `sign=False` sends `headers` as they are, with the `host` http.client adds.
+        """
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        if sign:
+            path, headers = self.signed(method, path, headers, body or b"")
         try:
-            connection.putrequest(method, path, skip_accept_encoding=True)
+            connection.putrequest(method, path, skip_host=sign, skip_accept_encoding=True)
             for name, value in headers:
                 connection.putheader(name, value)
             if body is not None:
@@ -257,6 +279,7 @@ class DevProcess:
 
     def stop(self, how: signal.Signals = signal.SIGTERM) -> None:
         """Stop it as a terminal or a process manager would, and check nothing is left."""
+        forget(self.url)
         try:
             below = self.children()
             if self.process.poll() is None:
@@ -295,13 +318,16 @@ class DevProcess:
         self.stop()
 
 
-def serve_test_app(stack_config: Path, data_dir: Path) -> DevProcess:
-    """`draht dev` of the test app and its handlers, with that stack config and data folder."""
+def serve_test_app(stack_config: Path | None, data_dir: Path, *options: str) -> DevProcess:
+    """`draht dev` of the test app and its handlers, with that stack config (None: the default
+    one) and data folder, and more `options`."""
+    config = () if stack_config is None else ("--stack-config", str(stack_config))
     return DevProcess(
         [
             *("--app", TEST_APP),
             *("--handlers", str(TEST_HANDLERS)),
-            *("--stack-config", str(stack_config)),
+            *config,
             *("--data-dir", str(data_dir)),
+            *options,
         ]
     )

@@ -13,9 +13,9 @@ substitutions, each stricter than what it replaces:
   404 `{"message":"Not Found"}`, which `draht dev` reproduces; schemathesis's generic
   `unsupported_method` expects 405 instead. That exact gateway answer is asserted.
 
-The document is the one for a stage without auth, as `draht dev` serves every route
-without it (its banner says so); with the deployed auth modes the routes would
-rightly refuse unsigned requests.
+Every request is signed as the server's auth wants (`draht dev` checks it as
+deployed), so the document fuzzed is the one for a stage without auth: what is
+fuzzed is the API behind the authorizer, which the auth tests cover on their own.
 
 Bounded by default; `DRAHT_LONG=1` (`make fuzz-long`) runs at least 1,000
 generated requests.
@@ -137,6 +137,7 @@ def test_every_response_conforms_to_the_document(case: Any, live: DevProcess) ->
     sent.append(case.operation.label)
     case.call_and_validate(
         base_url=live.url,
+        auth=live.requests_auth(),
         excluded_checks=[unsupported_method],
         additional_checks=[undeclared_method_gets_gateway_not_found],
     )

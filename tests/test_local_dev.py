@@ -100,9 +100,12 @@ def test_real_app_serves_every_route_and_the_seeded_data(tmp_path: Path) -> None
 def test_banner_lists_routes_functions_tables_store_and_auth(tmp_path: Path) -> None:
     server = DevProcess(["--data-dir", str(tmp_path)])
     try:
-        server.wait_for(r"GET /sessions\s+-> ListSessions\s+-> Sessions \(Query\)\s+\[iam auth")
+        server.wait_for(r"GET /sessions\s+-> ListSessions\s+-> Sessions \(Query\)\s+\[iam auth\]$")
         server.wait_for(r"^store\s+dynalite at http://127\.0\.0\.1:\d+, data in .*store")
-        server.wait_for(r"^auth\s+2 protected route\(s\) served without auth here")
+        server.wait_for(
+            r"^auth\s+2 protected route\(s\) need SigV4 signed with the local credentials"
+            rf" \(profile draht-local in {re.escape(str(tmp_path / 'credentials'))}\)"
+        )
     finally:
         server.stop()
 
@@ -373,15 +376,16 @@ def test_overlapping_requests_get_a_worker_each(test_server: DevProcess) -> None
 def test_kept_alive_connections_and_chunked_bodies_are_served(test_server: DevProcess) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", test_server.port, timeout=10)
     try:
-        connection.request("GET", "/shape")
+        target, headers = test_server.signed("GET", "/shape")
+        connection.request("GET", target, headers=dict(headers))
         assert connection.getresponse().read() == b'{"hello": "world", "count": 2}'
         kept = connection.sock
         assert kept is not None
+        target, headers = test_server.signed(
+            "POST", "/echo", [("content-type", "text/plain")], b"chunk one, chunk two"
+        )
         connection.request(
-            "POST",
-            "/echo",
-            body=iter([b"chunk one, ", b"chunk two"]),
-            headers={"content-type": "text/plain"},
+            "POST", target, body=iter([b"chunk one, ", b"chunk two"]), headers=dict(headers)
         )
         event = _json(connection.getresponse().read())["event"]
         assert event["body"] == "chunk one, chunk two"

@@ -93,6 +93,25 @@ def test_health_is_public_and_listings_follow_the_auth_mode(
         assert name in doc["components"]["securitySchemes"]
 
 
+def test_a_jwt_routes_scopes_are_its_security_and_add_a_403() -> None:
+    # HTTP API answers 403 to a valid token without one of the route's authorizationScopes
+    # (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html).
+    routes = tuple(
+        Route(r.key, r.function, r.auth, scopes=("sessions.read",))
+        if r.key == "GET /sessions"
+        else r
+        for r in app.routes
+    )
+    scoped = App(name=app.name, tables=app.tables, routes=routes)
+    sessions = _operation(document(scoped, "jwt"), "GET /sessions")
+    assert sessions["security"] == [{"bearer": ["sessions.read"]}]
+    assert set(sessions["responses"]) >= {"401", "403"}
+    clients = _operation(document(scoped, "jwt"), "GET /clients")
+    assert clients["security"] == [{"bearer": []}]
+    assert "403" not in clients["responses"]
+    assert _operation(document(scoped, "iam"), "GET /sessions")["security"] == [{"sigv4": []}]
+
+
 def test_iam_is_described_as_api_gateway_sigv4() -> None:
     scheme = document(app, "iam")["components"]["securitySchemes"]["sigv4"]
     assert scheme["type"] == "apiKey"

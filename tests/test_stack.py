@@ -16,7 +16,7 @@ from stack_synth import synth
 
 from draht.app import app
 from draht.components.http_api import source_arn_path
-from draht.model import PYTHON_RUNTIME, Route
+from draht.model import PYTHON_RUNTIME, App, Route
 from draht.stack import resource_name
 from draht.synth import Recorded, Synthesis
 
@@ -415,6 +415,25 @@ def test_auth_jwt_guards_protected_routes_with_one_jwt_authorizer() -> None:
         assert route(s, key).inputs["authorizationType"] == "JWT"
         assert route(s, key).inputs["authorizerId"] == authorizer.id
     assert "authorizerId" not in route(s, "GET /health").inputs
+
+
+def _with_scopes(key: str, scopes: tuple[str, ...]) -> App:
+    routes = tuple(
+        Route(r.key, r.function, r.auth, scopes=scopes) if r.key == key else r for r in app.routes
+    )
+    return App(app.name, app.tables, routes)
+
+
+def test_a_routes_scopes_become_its_jwt_authorization_scopes() -> None:
+    scoped = _with_scopes("GET /sessions", ("sessions.read", "admin"))
+    s = synth("dev", scoped, auth="jwt", jwtIssuer="https://id.example.com", jwtAudience="web")
+    assert route(s, "GET /sessions").inputs["authorizationScopes"] == ["sessions.read", "admin"]
+    assert "authorizationScopes" not in route(s, "GET /clients").inputs
+
+
+def test_scopes_are_not_sent_with_iam_auth() -> None:
+    s = synth("dev", _with_scopes("GET /sessions", ("sessions.read",)))
+    assert "authorizationScopes" not in route(s, "GET /sessions").inputs
 
 
 def test_default_stage_deploys_automatically(stack: Synthesis) -> None:

@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from signing import caller_for
+
 from draht.app import app, clients, sessions
 from draht.layout import client_item, session_item, wire
+from draht.local.caller import Caller
 from draht.local.store import batch_write, local_table_name
 
 # Session counts per client: empty, single, exact multiples of common limits and
@@ -81,15 +84,22 @@ Answer = tuple[int, dict[str, str], Any]
 
 
 class Connection:
-    """One keep-alive HTTP/1.1 connection to the local API, reopened when the server closes it."""
+    """One keep-alive HTTP/1.1 connection to the local API, reopened when the server closes it.
 
-    def __init__(self, base_url: str, timeout_s: float = 30.0) -> None:
+    Requests are signed as the server's auth wants (`caller_for`); `caller` overrides that.
+    """
+
+    def __init__(
+        self, base_url: str, timeout_s: float = 30.0, caller: Caller | None = None
+    ) -> None:
         parts = urlsplit(base_url)
         if parts.hostname != "127.0.0.1":
             raise ValueError(f"traffic goes to 127.0.0.1 only, not {parts.hostname}")
+        self._base_url = f"http://{parts.netloc}"
         self._host = parts.hostname
         self._port = parts.port or 80
         self._timeout_s = timeout_s
+        self._caller = caller or caller_for(self._base_url)
         self._connection: http.client.HTTPConnection | None = None
 
     def get(
@@ -102,7 +112,11 @@ class Connection:
                     self._host, self._port, timeout=self._timeout_s
                 )
             try:
-                self._connection.request("GET", target)
+                if self._caller is None:
+                    self._connection.request("GET", target)
+                else:
+                    sent, signed = self._caller.prepare("GET", self._base_url + target)
+                    self._connection.request("GET", sent, headers=dict(signed))
                 response = self._connection.getresponse()
                 payload = response.read()
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):

@@ -197,6 +197,9 @@ class HttpApi(pulumi.ComponentResource):  # type: ignore[misc]  # pulumi is not 
             target=pulumi.Output.concat("integrations/", integration.id),
             authorization_type=authorization,
             authorizer_id=self._jwt_authorizer_id if authorization == "JWT" else None,
+            authorization_scopes=(
+                list(route.scopes) if authorization == "JWT" and route.scopes else None
+            ),
             opts=child,
         )
         aws.lambda_.Permission(

@@ -138,8 +138,13 @@ def build_event(
     now_ms: int | None = None,
     account_id: str = LOCAL_ACCOUNT_ID,
     api_id: str = LOCAL_API_ID,
+    authorizer: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The payload-format-2.0 event HTTP API would send the route's function."""
+    """The payload-format-2.0 event HTTP API would send the route's function.
+
+    `authorizer` is what the route's authorizer established (`{"iam": …}` or
+    `{"jwt": …}`); public routes have none.
+    """
     epoch_ms = int(time.time() * 1000) if now_ms is None else now_ms
     headers: dict[str, str] = {}
     cookies: list[str] = []
@@ -182,6 +187,8 @@ def build_event(
         "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(epoch_ms / 1000)),
         "timeEpoch": epoch_ms,
     }
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = dict(authorizer)
     if path_parameters:
         event["pathParameters"] = dict(path_parameters)
     if request.body:

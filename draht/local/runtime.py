@@ -27,6 +27,7 @@ from typing import Any
 from draht import PROJECT_ROOT
 from draht.cors import cors_for
 from draht.local import cors
+from draht.local.auth import Authorizer
 from draht.local.events import (
     INTERNAL_ERROR,
     LOCAL_ACCOUNT_ID,
@@ -80,6 +81,8 @@ class Deployment:
     region: str = LOCAL_REGION
     credentials: Mapping[str, str] = field(default_factory=lambda: dict(LOCAL_CREDENTIALS))
     python: Interpreter = field(default_factory=lambda_interpreter)
+    authorizer: Authorizer | None = None
+    """Checks protected routes as deployed; None serves them open (`--no-auth`, `draht invoke`)."""
 
     @property
     def _any_table_arn(self) -> str | None:
@@ -528,9 +531,21 @@ class Runtime:
                 pool.outdate()
             if self._on_reload is not None:
                 self._on_reload()
+        authorizer = self.deployment.authorizer
+        context = None
+        if authorizer is not None and route.auth == "protected":
+            decision = authorizer.authorize(request, route)
+            if isinstance(decision, HttpResponse):
+                return Outcome(decision, request_id)
+            context = decision
         function = route.function
         event = build_event(
-            request, route, path_parameters, request_id, account_id=self.deployment.account_id
+            request,
+            route,
+            path_parameters,
+            request_id,
+            account_id=self.deployment.account_id,
+            authorizer=context,
         )
         pool = self._pools[function.name]
         try:

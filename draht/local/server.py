@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from draht.local.auth import route_label, summary
 from draht.local.events import INTERNAL_ERROR, TOO_LARGE, HttpRequest, HttpResponse
 from draht.local.limits import (
     BAD_REQUEST,
@@ -87,7 +88,7 @@ def banner(url: str, deployment: Deployment, store: Store) -> str:
             f"{link.table.name} ({', '.join(a.split(':', 1)[1] for a in link.actions)})"
             for link in route.function.links
         )
-        auth = "public" if route.auth == "public" else f"{settings.auth} auth on AWS, none here"
+        auth = route_label(route, settings, deployment.authorizer)
         lines.append(
             f"  {route.key:<{width_key}}  -> {route.function.name:<{width_fn}}"
             f"  -> {links or 'no tables'}  [{auth}]"
@@ -97,8 +98,8 @@ def banner(url: str, deployment: Deployment, store: Store) -> str:
         "",
         f"store   {store.description}",
         f"python  {deployment.python.describe()}",
-        f"auth    {len(protected)} protected route(s) served without auth here"
-        f" (on AWS: {settings.auth}); IAM policies are enforced on every AWS call",
+        f"auth    {summary(len(protected), settings, deployment.authorizer)}",
+        "iam     each function's policy is enforced on every AWS call it makes",
         f"limits  {settings.memory_mb} MB, {settings.timeout_s} s timeout per function"
         + "".join(
             f"; {f.name} {settings.memory_mb_of(f)} MB, {settings.timeout_s_of(f)} s"

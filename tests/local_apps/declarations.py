@@ -43,6 +43,8 @@ app = App(
         Route("GET /cross", cross_reader),
         Route("GET /imports-yaml", imports_yaml),
         Route("GET /runtime", runtime_info),
+        # With jwt auth, a token needs this scope; iam auth has no scopes.
+        Route("GET /scoped", echo, scopes=("echo.read",)),
         Route("POST /upload", body_size, auth="public"),
     ),
 )
