@@ -5,9 +5,16 @@ the routes that serve them, and what each link allows. The Pulumi program and
 `draht dev` are both built from `app`.
 """
 
-from draht.model import App, Function, Link, Route, Table
+from draht.model import App, Function, Link, LocalIndex, Route, Table
 
-sessions = Table("Sessions", hash_key="pk", range_key="sk")
+# `bySessionId` finds one session by its id within its client's partition, with a consistent
+# read: the sort key holds the start time before the id, so the table's own key cannot.
+sessions = Table(
+    "Sessions",
+    hash_key="pk",
+    range_key="sk",
+    local_indexes=(LocalIndex("bySessionId", range_key="sessionId"),),
+)
 clients = Table("Clients", hash_key="clientId")
 
 health = Function(
@@ -23,18 +30,48 @@ health = Function(
     ),
 )
 
+# The names predate the write routes; renaming a function would replace its Lambda, role and
+# log group on every stack.
 list_sessions = Function(
     "ListSessions",
     handler="sessions.handler",
-    description="One client's sessions, newest first, a page at a time",
-    links=(Link(sessions, actions=("dynamodb:Query",)),),
+    description="Sessions: one client's, newest first, a page at a time; and each one's"
+    " create, read, merge patch and delete",
+    links=(
+        Link(
+            sessions,
+            actions=(
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+            ),
+            queried_indexes=("bySessionId",),
+        ),
+        # A create claims its session id on the client item, which must exist (no orphans).
+        Link(clients, actions=("dynamodb:GetItem", "dynamodb:UpdateItem")),
+    ),
 )
 
 list_clients = Function(
     "ListClients",
     handler="clients.handler",
-    description="All clients, a page at a time",
-    links=(Link(clients, actions=("dynamodb:Scan",)),),
+    description="Clients: all of them, a page at a time; and each one's create, read,"
+    " merge patch and delete",
+    links=(
+        Link(
+            clients,
+            actions=(
+                "dynamodb:Scan",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+            ),
+        ),
+        # Deleting a client first asks whether it still has a session: a Query with Limit 1.
+        Link(sessions, actions=("dynamodb:Query",)),
+    ),
 )
 
 app = App(
@@ -44,5 +81,13 @@ app = App(
         Route("GET /health", health, auth="public"),
         Route("GET /sessions", list_sessions),
         Route("GET /clients", list_clients),
+        Route("POST /clients", list_clients),
+        Route("GET /clients/{clientId}", list_clients),
+        Route("PATCH /clients/{clientId}", list_clients),
+        Route("DELETE /clients/{clientId}", list_clients),
+        Route("POST /sessions", list_sessions),
+        Route("GET /sessions/{sessionId}", list_sessions),
+        Route("PATCH /sessions/{sessionId}", list_sessions),
+        Route("DELETE /sessions/{sessionId}", list_sessions),
     ),
 )

@@ -19,20 +19,30 @@ def partition_key(client_id: str) -> str:
 def session_item(
     client_id: str, started_at: str, session_id: str, **attributes: Any
 ) -> dict[str, Any]:
-    """A Sessions item: `startedAt` is ISO 8601 UTC, so sort keys order as times do."""
+    """A Sessions item: `startedAt` is ISO 8601 UTC, so sort keys order as times do.
+
+    It starts at `version` 1, which the API raises on every write it makes.
+    """
     return {
         "pk": partition_key(client_id),
         "sk": f"SESSION#{started_at}#{session_id}",
         "clientId": client_id,
         "sessionId": session_id,
         "startedAt": started_at,
+        "version": 1,
         **attributes,
     }
 
 
 def client_item(client_id: str, name: str, created_at: str, **attributes: Any) -> dict[str, Any]:
-    """A Clients item: `createdAt` is ISO 8601 UTC; other attributes are passed through."""
-    return {"clientId": client_id, "name": name, "createdAt": created_at, **attributes}
+    """A Clients item at `version` 1: `createdAt` is ISO 8601 UTC; other attributes pass through."""
+    return {
+        "clientId": client_id,
+        "name": name,
+        "createdAt": created_at,
+        "version": 1,
+        **attributes,
+    }
 
 
 def wire(item: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

@@ -28,6 +28,8 @@ APP_RESOURCE = "App"
 _NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 _ROUTE_KEY = re.compile(r"^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (/[A-Za-z0-9_\-./{}+]*)$")
 _ACTION = re.compile(r"^dynamodb:[A-Za-z]+$")
+# DynamoDB's rule for index names: 3 to 255 of these characters.
+_INDEX_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 
 Auth = Literal["public", "protected"]
 
@@ -37,18 +39,46 @@ class DeclarationError(ValueError):
 
 
 @dataclass(frozen=True)
+class LocalIndex:
+    """A local secondary index: the table's hash key with another string sort key.
+
+    Unlike a global index it can be read with ConsistentRead, so a write is visible
+    through it at once. It can only be created with its table.
+    """
+
+    name: str
+    range_key: str
+
+
+@dataclass(frozen=True)
 class Table:
     """A DynamoDB table with string keys, as SST's `new sst.aws.Dynamo(name, {...})`."""
 
     name: str
     hash_key: str
     range_key: str | None = None
+    local_indexes: tuple[LocalIndex, ...] = ()
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
             raise DeclarationError(
                 f"table name {self.name!r} must be PascalCase letters and digits"
             )
+        if self.local_indexes and self.range_key is None:
+            raise DeclarationError(f"table {self.name}: a local index needs a table sort key")
+        for index in self.local_indexes:
+            if not _INDEX_NAME.match(index.name):
+                raise DeclarationError(f"table {self.name}: index name {index.name!r} is invalid")
+            if index.range_key in self.key_names:
+                raise DeclarationError(
+                    f"table {self.name}: index {index.name} must sort by another attribute"
+                )
+
+    @property
+    def attribute_names(self) -> tuple[str, ...]:
+        """Every attribute a key of the table or of one of its indexes names, once."""
+        names = [*self.key_names, *(index.range_key for index in self.local_indexes)]
+        return tuple(dict.fromkeys(names))
 
     @property
     def key_names(self) -> tuple[str, ...]:
@@ -61,10 +91,16 @@ class Link:
 
     table: Table
     actions: tuple[str, ...]
+    queried_indexes: tuple[str, ...] = ()
+    """Indexes of the table the handler queries: `dynamodb:Query` on each index's ARN only."""
 
     def __post_init__(self) -> None:
         if not self.actions:
             raise DeclarationError(f"link to {self.table.name} grants no action")
+        known = {index.name for index in self.table.local_indexes}
+        for index in self.queried_indexes:
+            if index not in known:
+                raise DeclarationError(f"link to {self.table.name}: it has no index {index!r}")
         for action in self.actions:
             if not _ACTION.match(action):
                 raise DeclarationError(
@@ -190,15 +226,28 @@ def policy_statements(function: Function, table_arns: Mapping[str, str]) -> list
     Pulumi attaches these to the function's role; `draht dev` checks every call a
     worker makes against the very same list.
     """
-    return [
-        {
-            "Sid": f"{link.table.name}Access",
-            "Effect": "Allow",
-            "Action": sorted(link.actions),
-            "Resource": [table_arns[link.table.name]],
-        }
-        for link in function.links
-    ]
+    statements = []
+    for link in function.links:
+        table_arn = table_arns[link.table.name]
+        statements.append(
+            {
+                "Sid": f"{link.table.name}Access",
+                "Effect": "Allow",
+                "Action": sorted(link.actions),
+                "Resource": [table_arn],
+            }
+        )
+        if link.queried_indexes:
+            # A Query on an index is authorized against the index's ARN, not the table's.
+            statements.append(
+                {
+                    "Sid": f"{link.table.name}IndexQuery",
+                    "Effect": "Allow",
+                    "Action": ["dynamodb:Query"],
+                    "Resource": [f"{table_arn}/index/{name}" for name in link.queried_indexes],
+                }
+            )
+    return statements
 
 
 def python_version(runtime: str = PYTHON_RUNTIME) -> tuple[int, int]:

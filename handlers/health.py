@@ -9,7 +9,15 @@ from __future__ import annotations
 import time
 from functools import cache
 
-from _lib.http import OK, RETRY_AFTER_S, SERVICE_UNAVAILABLE, BadRequest, json_response, serve
+from _lib.http import (
+    OK,
+    RETRY_AFTER_S,
+    SERVICE_UNAVAILABLE,
+    BadRequest,
+    Request,
+    json_response,
+    serve,
+)
 from _lib.resource import Resource, linked_tables
 
 # Not importing `typing` or `datetime` keeps them off the cold start (see _lib.http).
@@ -26,11 +34,11 @@ SERVING_STATUSES = frozenset({"ACTIVE", "UPDATING"})
 
 
 def handler(event: dict[str, Any], context: Any) -> Response:
-    return serve(ROUTE, event, context, health)
+    return serve(event, context, {ROUTE: health})
 
 
-def health(parameters: dict[str, str]) -> Response:
-    deep = parameters.get("deep", "false")
+def health(request: Request) -> Response:
+    deep = request.query.get("deep", "false")
     if deep not in ("true", "false"):
         raise BadRequest(f"deep must be true or false (got {deep!r})")
     body: dict[str, Any] = {

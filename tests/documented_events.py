@@ -7,12 +7,13 @@ what a real GET on one of our routes changes in it.
 
 from __future__ import annotations
 
+import base64
 import copy
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, unquote, urlencode
 
 DOCUMENTED_EXAMPLE: dict[str, Any] = {
     "version": "2.0",
@@ -67,13 +68,34 @@ DOCUMENTED_EXAMPLE: dict[str, Any] = {
 Query = Mapping[str, str] | Sequence[tuple[str, str]]
 
 
-def api_event(route_key: str, query: Query = (), request_id: str | None = None) -> dict[str, Any]:
-    """A GET on `route_key` as API Gateway delivers it: repeated names joined by commas."""
-    method, path = route_key.split(" ", 1)
+def api_event(
+    route_key: str,
+    query: Query = (),
+    request_id: str | None = None,
+    *,
+    path: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    body: str | bytes | None = None,
+) -> dict[str, Any]:
+    """A request on `route_key` as API Gateway delivers it: repeated names joined by commas,
+    `{name}` filled from `path`, header names lower-cased, a bytes body base64-encoded."""
+    method, template = route_key.split(" ", 1)
+    path_parameters = dict(path or {})
+    raw_path = template
+    for name, value in path_parameters.items():
+        raw_path = raw_path.replace("{" + name + "}", quote(value, safe=""))
     pairs = list(query.items()) if isinstance(query, Mapping) else list(query)
     event = copy.deepcopy(DOCUMENTED_EXAMPLE)
-    event.update(routeKey=route_key, rawPath=path, rawQueryString=urlencode(pairs))
+    event.update(routeKey=route_key, rawPath=raw_path, rawQueryString=urlencode(pairs))
     del event["body"], event["pathParameters"], event["cookies"]
+    if path_parameters:
+        event["pathParameters"] = path_parameters
+    if headers:
+        event["headers"] = {**event["headers"], **{k.lower(): v for k, v in headers.items()}}
+    if isinstance(body, bytes):
+        event.update(body=base64.b64encode(body).decode("ascii"), isBase64Encoded=True)
+    elif body is not None:
+        event["body"] = body
     joined: dict[str, str] = {}
     for name, value in pairs:
         joined[name] = f"{joined[name]},{value}" if name in joined else value
@@ -84,7 +106,7 @@ def api_event(route_key: str, query: Query = (), request_id: str | None = None) 
         del event["queryStringParameters"]
     context = event["requestContext"]
     context.update(routeKey=route_key, requestId=request_id or _request_id())
-    context["http"].update(method=method, path=path)
+    context["http"].update(method=method, path=unquote(raw_path))
     return event
 
 

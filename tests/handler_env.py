@@ -28,7 +28,7 @@ from draht.local.store import (
     ensure_tables,
 )
 from draht.model import resource_environment
-from draht.package import HANDLERS_DIR
+from draht.package import HANDLERS_DIR, VALIDATORS_MODULE, write_validators
 
 STAGE = "test"
 HANDLER_MODULES = ("health", "sessions", "clients")
@@ -47,12 +47,38 @@ class Handlers:
     sessions: ModuleType
     clients: ModuleType
 
-    def call(self, route_key: str, query: Query = (), request_id: str | None = None) -> Reply:
-        """Invoke the route's handler with a real v2 event; the reply must match the OpenAPI."""
-        module = getattr(self, route_key.split("/", 1)[1])
-        response = module.handler(api_event(route_key, query, request_id), LambdaContext())
+    def call(
+        self,
+        route_key: str,
+        query: Query = (),
+        request_id: str | None = None,
+        *,
+        path: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: str | bytes | None = None,
+        json_body: Any = None,
+    ) -> Reply:
+        """Invoke the route's handler with a real v2 event; the reply must match the OpenAPI.
+
+        `json_body` is sent as JSON, with the Content-Type the route takes unless
+        `headers` name one.
+        """
+        if json_body is not None:
+            body = json.dumps(json_body)
+            media_type = (
+                "application/merge-patch+json"
+                if route_key.startswith("PATCH")
+                else ("application/json")
+            )
+            headers = {"content-type": media_type, **(headers or {})}
+        module = getattr(self, route_key.split("/", 2)[1].split(" ")[0])
+        event = api_event(route_key, query, request_id, path=path, headers=headers, body=body)
+        response = module.handler(event, LambdaContext())
         assert_conforms(route_key, response)
-        return Reply(response["statusCode"], response["headers"], json.loads(response["body"]))
+        text = response["body"]
+        return Reply(
+            response["statusCode"], response["headers"], json.loads(text) if text else None
+        )
 
 
 def create_tables(endpoint: str, app_name: str) -> dict[str, str]:
@@ -84,15 +110,22 @@ def loaded_handlers(endpoint: str, tables: Mapping[str, str]) -> Iterator[Handle
         }
         for name, value in resource_environment(app, STAGE, linked).items():
             patch.setenv(name, value)
+        patch.syspath_prepend(str(write_validators()))
         patch.syspath_prepend(str(HANDLERS_DIR))
-        _forget_handlers()
+        # Handlers import some helpers only when a route needs them: an enclosing environment
+        # gets its own modules back, or its late imports would mix in this one's.
+        enclosing = _forget_handlers()
         try:
             yield Handlers(*(importlib.import_module(name) for name in HANDLER_MODULES))
         finally:
             _forget_handlers()
+            sys.modules.update(enclosing)
 
 
-def _forget_handlers() -> None:
+def _forget_handlers() -> dict[str, ModuleType]:
+    forgotten = {}
     for name in list(sys.modules):
-        if name in HANDLER_MODULES or name == "_lib" or name.startswith("_lib."):
-            del sys.modules[name]
+        generated = name == VALIDATORS_MODULE
+        if generated or name in HANDLER_MODULES or name == "_lib" or name.startswith("_lib."):
+            forgotten[name] = sys.modules.pop(name)
+    return forgotten

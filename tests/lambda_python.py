@@ -25,6 +25,7 @@ HANDLER_TESTS = (
     "tests/test_handlers.py",
     "tests/test_handlers_cursor.py",
     "tests/test_handlers_faults.py",
+    "tests/test_handlers_writes.py",
 )
 
 

@@ -1,6 +1,6 @@
 """Fuzzing `draht dev` with schemathesis, driven by the API's own OpenAPI document.
 
-Every check schemathesis has runs on every response, with two deliberate
+Every check schemathesis has runs on every response, with these deliberate
 substitutions, each stricter than what it replaces:
 
 - A cursor is opaque: the document can say its alphabet and length, not that the
@@ -9,6 +9,8 @@ substitutions, each stricter than what it replaces:
   it drew becomes the position inside a cursor issued (by the handlers' own encoder)
   for that very listing: valid in truth, and with fuzzed content past the checksum.
   Random cursors are then asserted to be refused with 400, by their own test below.
+- A session's `endedAt` is never before its `startedAt`: where schemathesis means to
+  send valid data, a drawn pair in the wrong order is put in order.
 - A method no route declares gets what API Gateway answers to any unmatched request,
   404 `{"message":"Not Found"}`, which `draht dev` reproduces; schemathesis's generic
   `unsupported_method` expects 405 instead. That exact gateway answer is asserted.
@@ -57,10 +59,16 @@ LONG_RUN_MINIMUM_REQUESTS = 1000
 
 DOCUMENT = document(app, auth="none")
 schema = schemathesis.openapi.from_dict(DOCUMENT)
+# A schema cannot know state: a valid body may name a client that does not exist (422) and a
+# valid If-Match an ETag that is not current (412). Both are documented answers, not rejections.
+_acceptance = schema.config.checks.positive_data_acceptance
+_acceptance.expected_statuses = [*_acceptance.expected_statuses, "412", "422"]
+# An If-Match that is no entity tag matches no ETag: the precondition fails (412), as RFC 9110
+# section 13.1.1 compares; a body over 64 KiB is refused as too large (413) before it is read.
 # Schema-violating data long enough passes HTTP API's 10,240-byte quota on the request line
 # and header values: the gateway refuses it with 431 before any handler sees it.
 _rejection = schema.config.checks.negative_data_rejection
-_rejection.expected_statuses = [*_rejection.expected_statuses, "431"]
+_rejection.expected_statuses = [*_rejection.expected_statuses, "412", "413", "431"]
 sent: list[str] = []
 
 
@@ -88,11 +96,25 @@ def _position(route_key: str, drawn: str) -> str:
     return drawn[:2000]
 
 
+def _never_ended_before_started(body: Any) -> None:
+    """A session's endedAt is never before its startedAt (now, when not given): a rule across
+    two fields, stated in the document's words but beyond what a schema can express."""
+    if not isinstance(body, dict) or not isinstance(body.get("endedAt"), str):
+        return
+    started = body.get("startedAt")
+    if not isinstance(started, str):
+        body["startedAt"] = body["endedAt"]
+    elif body["endedAt"] < started:
+        body["startedAt"], body["endedAt"] = body["endedAt"], started
+
+
 @schema.hook
 def map_case(context: Any, case: Any) -> Any:
     query = case.query
     if case.meta is None or not case.meta.generation.mode.is_positive:
         return case
+    if f"{case.method.upper()} {case.path}" == "POST /sessions":
+        _never_ended_before_started(case.body)
     if not isinstance(query, dict) or not isinstance(query.get("cursor"), str):
         return case
     route_key = f"{case.method.upper()} {case.path}"

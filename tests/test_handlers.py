@@ -204,6 +204,7 @@ def test_sessions_are_plain_json_without_keys(api: Handlers) -> None:
         "clientId": "client-typed",
         "sessionId": "only",
         "startedAt": _started_at(0),
+        "version": 1,
         **EVERY_TYPE_PLAIN,
     }
 
@@ -245,12 +246,14 @@ def test_clients_are_plain_json(api: Handlers) -> None:
         "clientId": "client-typed",
         "name": "Client client-typed",
         "createdAt": "2026-01-02T03:04:05Z",
+        "version": 1,
         **EVERY_TYPE_PLAIN,
     }
     assert by_id["c00"] == {
         "clientId": "c00",
         "name": "Client c00",
         "createdAt": "2026-01-02T03:04:05Z",
+        "version": 1,
     }
     assert len(by_id) == CLIENT_COUNT
     assert reply.body["nextCursor"] is None
@@ -307,10 +310,32 @@ def test_pages_of_large_items_stay_within_lambdas_response_limit(dynalite: Dynal
 def test_each_handler_calls_exactly_the_actions_its_links_grant(
     api: Handlers, store_calls: CallRecorder
 ) -> None:
+    def every_sessions_route() -> None:
+        _all_pages(api, "GET /sessions", "sessions", clientId=MANY)
+        path, query = {"sessionId": "granted"}, {"clientId": "c00"}
+        create = {"clientId": "c00", "sessionId": "granted"}
+        assert api.call("POST /sessions", json_body=create).status == 201
+        assert api.call("POST /sessions", json_body={"clientId": "nobody"}).status == 422
+        assert api.call("GET /sessions/{sessionId}", query, path=path).status == 200
+        patch = {"title": "Granted"}
+        patched = api.call("PATCH /sessions/{sessionId}", query, path=path, json_body=patch)
+        assert patched.status == 200
+        assert api.call("DELETE /sessions/{sessionId}", query, path=path).status == 204
+
+    def every_clients_route() -> None:
+        _all_pages(api, "GET /clients", "clients", limit="5")
+        path = {"clientId": "granted"}
+        created = api.call("POST /clients", json_body={"clientId": "granted", "name": "G"})
+        assert created.status == 201
+        assert api.call("GET /clients/{clientId}", path=path).status == 200
+        patch = {"name": "Granted"}
+        assert api.call("PATCH /clients/{clientId}", path=path, json_body=patch).status == 200
+        assert api.call("DELETE /clients/{clientId}", path=path).status == 204
+
     calls: dict[str, Callable[[], object]] = {
         "Health": lambda: api.call("GET /health", {"deep": "true"}),
-        "ListSessions": lambda: _all_pages(api, "GET /sessions", "sessions", clientId=MANY),
-        "ListClients": lambda: _all_pages(api, "GET /clients", "clients", limit="5"),
+        "ListSessions": every_sessions_route,
+        "ListClients": every_clients_route,
     }
     for function in app.functions:
         store_calls.calls.clear()

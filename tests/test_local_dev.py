@@ -97,13 +97,52 @@ def test_real_app_serves_every_route_and_the_seeded_data(tmp_path: Path) -> None
         server.stop(signal.SIGINT)
 
 
+def test_every_write_route_works_under_the_enforced_iam_policies(tmp_path: Path) -> None:
+    # Each worker's boto3 calls are checked against its function's policy, so a grant
+    # missing from draht/app.py (an action, a table, the index) fails here as on AWS.
+    server = DevProcess(["--data-dir", str(tmp_path)])
+    json_type = [("content-type", "application/json")]
+    merge_type = [("content-type", "application/merge-patch+json")]
+    try:
+        client = server.request(
+            "/clients", "POST", json_type, b'{"clientId":"acme","name":"Acme GmbH"}'
+        )
+        assert client.status == 201, client.body
+        session = server.request(
+            "/sessions", "POST", json_type, b'{"clientId":"acme","sessionId":"s1","title":"A"}'
+        )
+        assert session.status == 201, session.body
+        assert server.request("/sessions", "POST", json_type, b'{"clientId":"none"}').status == 422
+        read = server.request("/sessions/s1?clientId=acme")
+        assert (read.status, read.headers["etag"]) == (200, session.headers["etag"])
+        patched = server.request(
+            "/sessions/s1?clientId=acme",
+            "PATCH",
+            [*merge_type, ("if-match", read.headers["etag"])],
+            b'{"endedAt":"2099-01-01T00:00:00Z"}',
+        )
+        assert patched.status == 200, patched.body
+        assert server.request("/clients/acme", "DELETE").status == 409
+        assert server.request("/sessions/s1?clientId=acme", "DELETE").status == 204
+        renamed = server.request("/clients/acme", "PATCH", merge_type, b'{"name":"Acme AG"}')
+        assert renamed.status == 200, renamed.body
+        assert server.request("/clients/acme").status == 200
+        assert server.request("/clients/acme", "DELETE").status == 204
+        assert "AccessDenied" not in server.output
+    finally:
+        server.stop()
+
+
 def test_banner_lists_routes_functions_tables_store_and_auth(tmp_path: Path) -> None:
     server = DevProcess(["--data-dir", str(tmp_path)])
     try:
-        server.wait_for(r"GET /sessions\s+-> ListSessions\s+-> Sessions \(Query\)\s+\[iam auth\]$")
+        server.wait_for(
+            r"GET /sessions\s+-> ListSessions\s+-> Sessions \(Query, PutItem, UpdateItem,"
+            r" DeleteItem; bySessionId: Query\), Clients \(GetItem, UpdateItem\)\s+\[iam auth\]$"
+        )
         server.wait_for(r"^store\s+dynalite at http://127\.0\.0\.1:\d+, data in .*store")
         server.wait_for(
-            r"^auth\s+2 protected route\(s\) need SigV4 signed with the local credentials"
+            r"^auth\s+10 protected route\(s\) need SigV4 signed with the local credentials"
             rf" \(profile draht-local in {re.escape(str(tmp_path / 'credentials'))}\)"
         )
     finally:
@@ -642,7 +681,13 @@ def test_invoke_exits_non_zero_on_4xx_and_5xx_answers(
 def test_openapi_prints_the_document() -> None:
     result = run_draht("openapi")
     assert result.returncode == 0, result.stderr
-    assert set(json.loads(result.stdout)["paths"]) == {"/health", "/sessions", "/clients"}
+    assert set(json.loads(result.stdout)["paths"]) == {
+        "/health",
+        "/sessions",
+        "/sessions/{sessionId}",
+        "/clients",
+        "/clients/{clientId}",
+    }
 
 
 def test_without_node_dev_fails_with_one_line_naming_what_to_do(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import pytest
 from dev_process import store_processes
 
@@ -26,6 +27,7 @@ from draht.local.runtime import HandlerWatcher
 from draht.local.seed import SESSION_COUNT, sample_data, seed
 from draht.local.store import (
     Dynalite,
+    StoreError,
     UnprocessedItems,
     batch_write,
     dynamodb_client,
@@ -33,6 +35,7 @@ from draht.local.store import (
     local_table_name,
 )
 from draht.model import Function, Route, Table, policy_statements
+from draht.openapi import REQUEST_SCHEMAS
 
 PREFIX = "arn:aws:dynamodb:us-east-1:000000000000:table/"
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
@@ -154,6 +157,26 @@ def test_sample_data_follows_the_documented_layout() -> None:
         assert session["startedAt"] <= "2026-11-26T12:00:00Z"
     days = {session["startedAt"][:10] for session in data.sessions}
     assert len(days) > 30
+
+
+def test_sample_data_writes_every_field_the_api_documents_and_validly() -> None:
+    data = sample_data(datetime(2026, 11, 26, 12, tzinfo=UTC))
+    for kind, items, create_schema in (
+        ("Client", data.clients, REQUEST_SCHEMAS["ClientCreate"]),
+        ("Session", data.sessions, REQUEST_SCHEMAS["SessionCreate"]),
+    ):
+        writable = set(create_schema["properties"])
+        validator = jsonschema_rs.validator_for(
+            {"$schema": "https://json-schema.org/draft/2020-12/schema", **create_schema},
+            validate_formats=True,
+        )
+        for item in items:
+            fields = {name: value for name, value in item.items() if name in writable}
+            errors = [error.message for error in validator.iter_errors(fields)]
+            assert not errors, (kind, errors)
+            assert item["version"] == 1
+        present = {name for item in items for name in item}
+        assert writable - {"notes", "sessionId", "clientId", "startedAt"} <= present, kind
 
 
 def test_seeding_twice_replaces_the_sample_and_keeps_other_data(dynalite: Dynalite) -> None:
@@ -318,3 +341,22 @@ def test_the_cli_loads_the_http_server_only_for_draht_dev() -> None:
     # draht seed and draht invoke find their store through draht.local.store alone.
     script = "import sys, draht.cli; sys.exit('draht.local.server' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", script], check=False).returncode == 0
+
+
+def test_a_store_made_before_the_sessions_index_is_refused_in_one_line(dynalite: Dynalite) -> None:
+    client = dynamodb_client(dynalite.endpoint)
+    old = Table("Sessions", hash_key="pk", range_key="sk")
+    ensure_tables(client, "before-index", (old,))
+    with pytest.raises(StoreError, match=r"lacks index bySessionId.*--reset") as raised:
+        ensure_tables(client, "before-index", app.tables)
+    assert "\n" not in str(raised.value)
+
+
+def test_the_local_sessions_table_has_the_declared_index(dynalite: Dynalite) -> None:
+    client = dynamodb_client(dynalite.endpoint)
+    ensure_tables(client, "with-index", app.tables)
+    table = client.describe_table(TableName="with-index-local-sessions")["Table"]
+    (index,) = table["LocalSecondaryIndexes"]
+    assert index["IndexName"] == "bySessionId"
+    assert [key["AttributeName"] for key in index["KeySchema"]] == ["pk", "sessionId"]
+    assert index["Projection"]["ProjectionType"] == "ALL"

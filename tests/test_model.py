@@ -3,7 +3,16 @@ from typing import Any
 import pytest
 
 from draht.app import app, clients, sessions
-from draht.model import App, DeclarationError, Function, Link, Route, Table, policy_statements
+from draht.model import (
+    App,
+    DeclarationError,
+    Function,
+    Link,
+    LocalIndex,
+    Route,
+    Table,
+    policy_statements,
+)
 
 
 def test_functions_come_from_routes_in_route_order() -> None:
@@ -17,10 +26,37 @@ def test_policy_grants_only_the_linked_actions_on_the_linked_table() -> None:
         {
             "Sid": "SessionsAccess",
             "Effect": "Allow",
-            "Action": ["dynamodb:Query"],
+            "Action": [
+                "dynamodb:DeleteItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+            ],
             "Resource": ["arn:sessions"],
-        }
+        },
+        {
+            "Sid": "SessionsIndexQuery",
+            "Effect": "Allow",
+            "Action": ["dynamodb:Query"],
+            "Resource": ["arn:sessions/index/bySessionId"],
+        },
+        {
+            "Sid": "ClientsAccess",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+            "Resource": ["arn:clients"],
+        },
     ]
+
+
+def test_a_link_to_an_index_the_table_lacks_is_refused() -> None:
+    with pytest.raises(DeclarationError, match="no index 'byTitle'"):
+        Link(sessions, actions=("dynamodb:Query",), queried_indexes=("byTitle",))
+
+
+def test_a_local_index_must_sort_by_another_attribute() -> None:
+    with pytest.raises(DeclarationError, match="another attribute"):
+        Table("T", hash_key="pk", range_key="sk", local_indexes=(LocalIndex("bySk", "sk"),))
 
 
 def test_wildcard_actions_are_refused() -> None:

@@ -16,7 +16,7 @@ from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 
 from draht.app import app, list_clients
 from draht.model import App, DeclarationError, Route
-from draht.openapi import ROUTE_DOCS, document
+from draht.openapi import REQUEST_BODY_MAX_BYTES, REQUEST_SCHEMAS, ROUTE_DOCS, document
 from draht.settings import AUTH_MODES, AuthMode
 
 
@@ -81,13 +81,14 @@ def _parameters(route_key: str) -> dict[str, dict[str, Any]]:
     ("auth", "expected"),
     [("iam", [{"sigv4": []}]), ("jwt", [{"bearer": []}]), ("none", [])],
 )
-def test_health_is_public_and_listings_follow_the_auth_mode(
+def test_health_is_public_and_every_other_route_follows_the_auth_mode(
     auth: AuthMode, expected: list[dict[str, list[str]]]
 ) -> None:
     doc = document(app, auth)
     assert _operation(doc, "GET /health")["security"] == []
-    for route_key in ("GET /sessions", "GET /clients"):
-        assert _operation(doc, route_key)["security"] == expected
+    for route in app.routes:
+        if route.key != "GET /health":
+            assert _operation(doc, route.key)["security"] == expected
     for requirement in expected:
         (name,) = requirement
         assert name in doc["components"]["securitySchemes"]
@@ -160,14 +161,18 @@ def test_the_bounds_are_the_handlers_own(handlers: Handlers) -> None:
     assert sessions["clientId"]["schema"]["maxLength"] == handlers.sessions.CLIENT_ID_MAX_LENGTH
 
 
+def _success(route_key: str) -> str:
+    return "204" if route_key.startswith("DELETE ") else "200"
+
+
 @pytest.mark.parametrize(
     ("route_key", "status"),
-    [(key, status) for key in ROUTE_DOCS for status in ("200", "400", "500", "503")],
+    [(key, status) for key in ROUTE_DOCS for status in (_success(key), "400", "500", "503")],
 )
 def test_every_route_documents_success_and_each_error(route_key: str, status: str) -> None:
     responses = _operation(document(app), route_key)["responses"]
     assert status in responses
-    if status != "200" and not (route_key == "GET /health" and status == "503"):
+    if status != _success(route_key) and not (route_key == "GET /health" and status == "503"):
         assert list(responses[status]["content"]) == ["application/problem+json"]
     if status == "503":
         assert responses[status]["headers"]["Retry-After"]["required"] is True
@@ -251,3 +256,28 @@ def test_a_degraded_health_must_name_a_failed_check() -> None:
     }
     assert schema_errors(schema, body) == []
     assert schema_errors(schema, {**body, "checks": {"Sessions": "ok", "Clients": "ok"}})
+
+
+def _largest_json(schema: dict[str, Any]) -> int:
+    """An upper bound on the bytes of a value valid against a request field's schema."""
+    types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    sizes = [4]  # null
+    if "string" in types:
+        # Every character written as an escaped surrogate pair (12 bytes), and the quotes.
+        sizes.append(12 * schema["maxLength"] + 2)
+    if "integer" in types:
+        sizes.append(len(str(-schema["maximum"])))
+    if "boolean" in types:
+        sizes.append(5)
+    return max(sizes)
+
+
+@pytest.mark.parametrize(
+    "name", [name for name, schema in REQUEST_SCHEMAS.items() if schema["type"] == "object"]
+)
+def test_every_valid_body_fits_the_body_limit(name: str) -> None:
+    # A valid body must never be refused as too large: the bounds keep the largest one,
+    # every field at its longest and fully escaped, within 64 KiB.
+    properties = REQUEST_SCHEMAS[name]["properties"]
+    members = sum(len(json.dumps(field)) + 2 + _largest_json(s) for field, s in properties.items())
+    assert members + 2 <= REQUEST_BODY_MAX_BYTES == 64 * 1024, name

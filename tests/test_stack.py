@@ -152,9 +152,9 @@ def test_stack_has_exactly_the_resources_of_the_declaration(stack: Synthesis) ->
         "draht:aws:HttpApi": 1,
         API: 1,
         STAGE: 1,
-        INTEGRATION: 3,
-        ROUTE: 3,
-        PERMISSION: 3,
+        INTEGRATION: 11,
+        ROUTE: 11,
+        PERMISSION: 11,
     }
 
 
@@ -185,7 +185,29 @@ def test_every_aws_resource_goes_through_the_tagging_provider(stack: Synthesis) 
 def test_sessions_table_has_string_keys_pk_and_sk(dev: Synthesis) -> None:
     inputs = table(dev, "Sessions").inputs
     assert (inputs["hashKey"], inputs.get("rangeKey")) == ("pk", "sk")
-    assert inputs["attributes"] == [{"name": "pk", "type": "S"}, {"name": "sk", "type": "S"}]
+
+
+def test_sessions_table_defines_only_its_key_and_index_attributes(dev: Synthesis) -> None:
+    # DynamoDB refuses attribute definitions no key or index uses.
+    assert table(dev, "Sessions").inputs["attributes"] == [
+        {"name": "pk", "type": "S"},
+        {"name": "sk", "type": "S"},
+        {"name": "sessionId", "type": "S"},
+    ]
+
+
+def test_sessions_table_finds_a_session_by_id_through_a_local_index(dev: Synthesis) -> None:
+    # Local, not global: only a local index can be read with ConsistentRead.
+    # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/LSI.html
+    # ("Read consistency for local secondary indexes")
+    assert table(dev, "Sessions").inputs["localSecondaryIndexes"] == [
+        {"name": "bySessionId", "rangeKey": "sessionId", "projectionType": "ALL"}
+    ]
+    assert "globalSecondaryIndexes" not in table(dev, "Sessions").inputs
+
+
+def test_clients_table_has_no_index(dev: Synthesis) -> None:
+    assert not table(dev, "Clients").inputs.get("localSecondaryIndexes")
 
 
 def test_clients_table_has_string_key_client_id_only(dev: Synthesis) -> None:
@@ -306,17 +328,69 @@ def test_each_function_has_its_own_role(dev: Synthesis) -> None:
     assert len({role.urn for role in roles.values()}) == len(app.functions)
 
 
-def test_sessions_function_may_only_query_sessions(dev: Synthesis) -> None:
-    assert dynamodb_grants(dev, "ListSessions") == {("dynamodb:Query", table_arn(dev, "Sessions"))}
+def _grants_on(s: Synthesis, function_name: str, resource: str) -> set[str]:
+    return {action for action, arn in dynamodb_grants(s, function_name) if arn == resource}
 
 
-def test_sessions_function_cannot_read_clients(dev: Synthesis) -> None:
+def _index_arn(s: Synthesis) -> str:
+    return f"{table_arn(s, 'Sessions')}/index/bySessionId"
+
+
+def test_sessions_function_reaches_only_sessions_its_index_and_clients(dev: Synthesis) -> None:
     resources = {resource for _, resource in dynamodb_grants(dev, "ListSessions")}
-    assert table_arn(dev, "Clients") not in resources
+    assert resources == {table_arn(dev, "Sessions"), _index_arn(dev), table_arn(dev, "Clients")}
 
 
-def test_clients_function_may_only_scan_clients(dev: Synthesis) -> None:
-    assert dynamodb_grants(dev, "ListClients") == {("dynamodb:Scan", table_arn(dev, "Clients"))}
+def test_sessions_function_may_query_put_update_and_delete_sessions(dev: Synthesis) -> None:
+    assert _grants_on(dev, "ListSessions", table_arn(dev, "Sessions")) == {
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    }
+
+
+def test_sessions_function_may_only_query_the_session_id_index(dev: Synthesis) -> None:
+    # A Query on an index is authorized against the index's ARN, `table/<name>/index/<index>`:
+    # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/iam-policy-example-data-crud.html
+    assert _grants_on(dev, "ListSessions", _index_arn(dev)) == {"dynamodb:Query"}
+
+
+def test_sessions_function_may_only_get_and_update_clients(dev: Synthesis) -> None:
+    assert _grants_on(dev, "ListSessions", table_arn(dev, "Clients")) == {
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+    }
+
+
+def test_sessions_function_cannot_list_create_or_delete_clients(dev: Synthesis) -> None:
+    actions = _grants_on(dev, "ListSessions", table_arn(dev, "Clients"))
+    assert not actions & {"dynamodb:Scan", "dynamodb:PutItem", "dynamodb:DeleteItem"}
+
+
+def test_clients_function_reaches_only_clients_and_the_sessions_table(dev: Synthesis) -> None:
+    resources = {resource for _, resource in dynamodb_grants(dev, "ListClients")}
+    assert resources == {table_arn(dev, "Clients"), table_arn(dev, "Sessions")}
+
+
+def test_clients_function_may_scan_get_put_update_and_delete_clients(dev: Synthesis) -> None:
+    assert _grants_on(dev, "ListClients", table_arn(dev, "Clients")) == {
+        "dynamodb:Scan",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    }
+
+
+def test_clients_function_may_only_query_sessions(dev: Synthesis) -> None:
+    assert _grants_on(dev, "ListClients", table_arn(dev, "Sessions")) == {"dynamodb:Query"}
+
+
+def test_no_function_may_batch_or_transact(dev: Synthesis) -> None:
+    for declared in app.functions:
+        actions = {action for action, _ in dynamodb_grants(dev, declared.name)}
+        assert not [a for a in actions if "Batch" in a or "Transact" in a], declared.name
 
 
 def test_health_may_only_describe_both_tables(dev: Synthesis) -> None:
@@ -365,11 +439,19 @@ def test_every_route_proxies_to_its_function_with_payload_2(dev: Synthesis) -> N
         assert integration["integrationUri"] == function(dev, function_name).outputs["arn"]
 
 
-def test_every_permission_names_its_own_route(stack: Synthesis) -> None:
-    for key, function_name in ROUTE_FUNCTIONS.items():
-        method, path = key.split(" ")
-        (permission,) = permissions_of(stack, function_name)
-        assert permission.inputs["sourceArn"] == f"{execution_arn(stack)}/*/{method}{path}"
+def test_every_route_has_its_own_permission_naming_it(stack: Synthesis) -> None:
+    for declared in app.routes:
+        arns = [p.inputs["sourceArn"] for p in permissions_of(stack, declared.function.name)]
+        method, path = declared.key.split(" ")
+        literal = path.split("{", 1)[0].rstrip("/")
+        assert arns.count(f"{execution_arn(stack)}/*/{source_arn_path(declared)}") == 1
+        assert source_arn_path(declared).startswith(f"{method}{literal}")
+
+
+def test_each_function_has_one_permission_per_route_it_serves(stack: Synthesis) -> None:
+    for declared in app.functions:
+        served = [r for r in app.routes if r.function is declared]
+        assert len(permissions_of(stack, declared.name)) == len(served), declared.name
 
 
 def test_a_path_parameter_becomes_a_wildcard_in_the_source_arn() -> None:
@@ -386,7 +468,11 @@ def test_permissions_let_only_api_gateway_invoke(dev: Synthesis) -> None:
 def test_no_permission_opens_the_whole_api(stack: Synthesis) -> None:
     arns = [r.inputs.get("sourceArn", "") for r in stack.of_type(PERMISSION)]
     assert len(arns) == len(app.routes)
-    assert not [arn for arn in arns if not arn or arn.endswith("/*/*") or arn.endswith("/*")]
+    # Only a path parameter may become `*`, never the method or the whole path.
+    prefix = f"{execution_arn(stack)}/*/"
+    assert not [arn for arn in arns if not arn.startswith(prefix)]
+    assert not [arn for arn in arns if arn[len(prefix) :].split("/", 1)[0] in ("*", "")]
+    assert not [arn for arn in arns if arn.endswith("/*/*") or arn == prefix + "*"]
 
 
 def test_health_is_public_whatever_the_auth(stack: Synthesis) -> None:

@@ -594,10 +594,22 @@ def test_cors_allows_the_configured_origins_the_declared_methods_and_the_api_hea
     }
 
 
-def test_cors_methods_follow_the_declared_routes(extended: Synthesis) -> None:
-    s = synthesize(lambda: main(EXTENDED), "dev", {"corsOrigins": "http://localhost:5173"})
+def test_cors_methods_follow_the_declared_routes() -> None:
+    # The app declares DELETE, GET, PATCH and POST routes; one more route adds its method.
+    with_put = App(
+        name="draht",
+        tables=EXTENDED.tables,
+        routes=(*EXTENDED.routes, Route("PUT /audit", record_audit)),
+    )
+    s = synthesize(lambda: main(with_put), "dev", {"corsOrigins": "http://localhost:5173"})
     (api,) = s.of_type(API)
-    assert api.inputs["corsConfiguration"]["allowMethods"] == ["GET", "POST"]
+    assert api.inputs["corsConfiguration"]["allowMethods"] == [
+        "DELETE",
+        "GET",
+        "PATCH",
+        "POST",
+        "PUT",
+    ]
 
 
 def test_a_wildcard_origin_is_allowed_outside_production() -> None:

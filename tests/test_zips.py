@@ -3,16 +3,27 @@ very archive (and hash) the stack uploads."""
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
+import io
+import subprocess
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from draht.app import app
 from draht.model import App, DeclarationError, Function, Route
-from draht.package import build_archive, handler_files
+from draht.openapi import REQUEST_SCHEMAS
+from draht.package import (
+    HANDLERS_DIR,
+    build_archive,
+    handler_files,
+    validators_source,
+    write_validators,
+)
 from draht.settings import Settings
 from draht.stack import build, main
 from draht.synth import Recorded, Synthesis, synthesize
@@ -85,3 +96,47 @@ def test_archive_hashes_are_identical_across_two_runs(dev: Synthesis) -> None:
     first = {r.name: r.inputs["sourceCodeHash"] for r in dev.of_type(FUNCTION)}
     second = {r.name: r.inputs["sourceCodeHash"] for r in again.of_type(FUNCTION)}
     assert first == second
+
+
+def test_data_zips_carry_the_generated_validators_and_no_json_schema_library() -> None:
+    for name in ("ListSessions", "ListClients"):
+        archive = build_archive(app.function(name))
+        assert "_request_schemas.py" in archive.files
+        assert not [f for f in archive.files if "jsonschema" in f.lower()]
+        with zipfile.ZipFile(io.BytesIO(archive.data)) as zipped:
+            source = zipped.read("_request_schemas.py").decode()
+        assert source == validators_source()
+        modules = {
+            ((node.module or "") if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in node.names
+        }
+        assert modules == {"re", "decimal"}, modules
+
+
+def test_health_zip_carries_no_validators() -> None:
+    assert "_request_schemas.py" not in build_archive(app.function("Health")).files
+
+
+def test_validators_check_exactly_the_request_schemas_of_the_document() -> None:
+    namespace: dict[str, Any] = {}
+    exec(validators_source(), namespace)
+    assert set(namespace["VALIDATORS"]) == set(REQUEST_SCHEMAS)
+    for name, schema in REQUEST_SCHEMAS.items():
+        if "properties" in schema:
+            assert namespace["PROPERTIES"][name] == tuple(schema["properties"])
+            assert namespace["REQUIRED"][name] == tuple(schema.get("required", ()))
+
+
+def test_dev_and_tests_import_the_validators_the_zips_carry(tmp_path: Path) -> None:
+    written = write_validators(tmp_path) / "_request_schemas.py"
+    assert written.read_text() == validators_source()
+
+
+def test_the_generated_validators_are_never_in_git() -> None:
+    tracked = subprocess.run(
+        ["git", "ls-files"], capture_output=True, text=True, check=True, cwd=HANDLERS_DIR.parent
+    ).stdout.split()
+    assert not [path for path in tracked if path.endswith("_request_schemas.py")]
+    assert "handlers/_request_schemas.pyi" in tracked

@@ -28,9 +28,13 @@ class Table(pulumi.ComponentResource):  # type: ignore[misc]  # pulumi is not ty
         declared = args.table
         table = aws.dynamodb.Table(
             name,
-            attributes=[{"name": key, "type": "S"} for key in declared.key_names],
+            attributes=[{"name": key, "type": "S"} for key in declared.attribute_names],
             hash_key=declared.hash_key,
             range_key=declared.range_key,
+            local_secondary_indexes=[
+                {"name": index.name, "range_key": index.range_key, "projection_type": "ALL"}
+                for index in declared.local_indexes
+            ],
             billing_mode="PAY_PER_REQUEST",
             point_in_time_recovery={"enabled": True},
             server_side_encryption={"enabled": True},

@@ -1,8 +1,10 @@
 """A realistic sample data set for the local store, in the tables' documented layout.
 
-Clients: `clientId`, `name`, `createdAt` (ISO 8601 UTC) and a few other attributes.
+Clients: `clientId`, `name`, `createdAt` (ISO 8601 UTC), what an invoice needs (the
+fields of the API's client schema) and a few other attributes.
 Sessions: `pk` = `CLIENT#<clientId>`, `sk` = `SESSION#<startedAt>#<sessionId>`, with
-`clientId`, `sessionId`, `startedAt` and what a session records besides.
+`clientId`, `sessionId`, `startedAt`, the fields of the API's session schema (title,
+model, tokens, exact cost, billable...) and what a session records besides.
 
 The set is the same on every run apart from its dates, which end today: seeding
 replaces the sample clients' sessions, so running it again never piles them up
@@ -15,6 +17,7 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from draht.layout import client_item, partition_key, session_item, wire
@@ -33,6 +36,31 @@ _CLIENTS = (
     ("Café Kranich", "starter", "CH", 2),
     ("Brightwater Analytics Ltd", "enterprise", "GB", 7),
     ("Studio Verde", "starter", "IT", 1),
+)
+# What an invoice to each country's client says: currency, tax id prefix, city, dialling code.
+_BILLING = {
+    "DE": ("EUR", "DE", "20457 Hamburg", "+49 40"),
+    "AT": ("EUR", "ATU", "6020 Innsbruck", "+43 512"),
+    "CH": ("CHF", "CHE", "8001 Zürich", "+41 44"),
+    "GB": ("GBP", "GB", "Bristol BS1 4DJ", "+44 117"),
+    "IT": ("EUR", "IT", "20121 Milano", "+39 02"),
+}
+_CONTACTS = ("Jana Petersen", "Lukas Berger", "Sophie Graf", "Marco Rossi", "Emily Clarke")
+# Model, and its price per million input and output tokens in USD.
+_MODELS = (
+    ("claude-sonnet-4-5", Decimal(3), Decimal(15)),
+    ("claude-opus-4-1", Decimal(15), Decimal(75)),
+    ("claude-haiku-4-5", Decimal(1), Decimal(5)),
+)
+_TASKS = (
+    "Fix the login redirect loop",
+    "Add CSV export to the reports page",
+    "Migrate the billing job to the new queue",
+    "Review and tidy the API error handling",
+    "Write tests for the booking calendar",
+    "Speed up the search index rebuild",
+    "Upgrade the web framework and fix deprecations",
+    "Draft the data retention clean-up script",
 )
 _DEVICES = ("desktop", "desktop", "desktop", "mobile", "mobile", "tablet")
 _AGENTS = {
@@ -58,6 +86,10 @@ def sample_data(now: datetime, session_count: int = SESSION_COUNT) -> SampleData
     today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     clients = []
     for index, (name, plan, country, _) in enumerate(_CLIENTS):
+        currency, tax_prefix, city, dialling = _BILLING[country]
+        slug = "".join(
+            char for char in name.lower().split()[0] if char.isascii() and char.isalnum()
+        )
         clients.append(
             client_item(
                 str(uuid.uuid5(_NAMESPACE, name)),
@@ -65,6 +97,14 @@ def sample_data(now: datetime, session_count: int = SESSION_COUNT) -> SampleData
                 iso(today - timedelta(days=HISTORY_DAYS + 30 * (index + 1))),
                 plan=plan,
                 country=country,
+                contactName=_CONTACTS[index % len(_CONTACTS)],
+                email=f"billing@{slug}.example",
+                phone=f"{dialling} {rng.randrange(1000000, 9999999)}",
+                address=f"{name}\nHauptstrasse {index + 1}\n{city}",
+                vatId=f"{tax_prefix}{rng.randrange(10**8, 10**9)}",
+                currency=currency,
+                hourlyRate=f"{80 + 5 * rng.randrange(9)}.00",
+                paymentTermsDays=rng.choice((14, 30)),
             )
         )
     weights = [activity for *_, activity in _CLIENTS]
@@ -80,12 +120,25 @@ def sample_data(now: datetime, session_count: int = SESSION_COUNT) -> SampleData
         device = rng.choice(_DEVICES)
         session_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         started_at = iso(started)
+        model, input_price, output_price = rng.choice(_MODELS)
+        input_tokens = int(rng.lognormvariate(11, 0.8))
+        output_tokens = int(input_tokens * rng.uniform(0.05, 0.3))
+        cost = (input_tokens * input_price + output_tokens * output_price) / 1_000_000
+        task = rng.choice(_TASKS)
         sessions.append(
             session_item(
                 client["clientId"],
                 started_at,
                 session_id,
                 endedAt=iso(started + timedelta(seconds=duration)),
+                title=task,
+                model=model,
+                inputTokens=input_tokens,
+                outputTokens=output_tokens,
+                cost=str(cost.quantize(Decimal("0.000001"))),
+                currency="USD",
+                billable=rng.random() < 0.85,
+                summary=f"{task}: done, with tests; see the pull request.",
                 durationSeconds=duration,
                 device=device,
                 userAgent=_AGENTS[device],

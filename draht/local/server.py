@@ -85,7 +85,9 @@ def banner(url: str, deployment: Deployment, store: Store) -> str:
     lines = [f"draht dev  {url}  (app {app.name}, stage local)", ""]
     for route in app.routes:
         links = ", ".join(
-            f"{link.table.name} ({', '.join(a.split(':', 1)[1] for a in link.actions)})"
+            f"{link.table.name} ({', '.join(a.split(':', 1)[1] for a in link.actions)}"
+            + "".join(f"; {index}: Query" for index in link.queried_indexes)
+            + ")"
             for link in route.function.links
         )
         auth = route_label(route, settings, deployment.authorizer)

@@ -323,18 +323,16 @@ def ensure_tables(client: Any, app_name: str, tables: Iterable[Table]) -> dict[s
     for table in tables:
         name = local_table_name(app_name, table)
         if name not in existing:
-            key_schema = [{"AttributeName": table.hash_key, "KeyType": "HASH"}]
-            if table.range_key is not None:
-                key_schema.append({"AttributeName": table.range_key, "KeyType": "RANGE"})
-            client.create_table(
-                TableName=name,
-                KeySchema=key_schema,
-                AttributeDefinitions=[
-                    {"AttributeName": key, "AttributeType": "S"} for key in table.key_names
-                ],
-                BillingMode="PAY_PER_REQUEST",
-            )
+            client.create_table(TableName=name, **_table_definition(table))
         description = client.describe_table(TableName=name)["Table"]
+        present = {index["IndexName"] for index in description.get("LocalSecondaryIndexes", [])}
+        missing = [index.name for index in table.local_indexes if index.name not in present]
+        if missing:
+            # A local index can only be created with its table, and data is never dropped here.
+            raise StoreError(
+                f"table {name} lacks index {', '.join(missing)}, which only a new table can have:"
+                " start once with `draht dev --reset` (local data is lost), then `draht seed`"
+            )
         arns[table.name] = description["TableArn"]
     return arns
 
@@ -371,3 +369,29 @@ def batch_write(
                 f"{len(pending)} writes to {table_name} stayed unprocessed"
                 f" after {attempts} attempts"
             )
+
+
+def _table_definition(table: Table) -> dict[str, Any]:
+    def key_schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:
+        schema = [{"AttributeName": hash_key, "KeyType": "HASH"}]
+        if range_key is not None:
+            schema.append({"AttributeName": range_key, "KeyType": "RANGE"})
+        return schema
+
+    definition: dict[str, Any] = {
+        "KeySchema": key_schema(table.hash_key, table.range_key),
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": "S"} for name in table.attribute_names
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if table.local_indexes:
+        definition["LocalSecondaryIndexes"] = [
+            {
+                "IndexName": index.name,
+                "KeySchema": key_schema(table.hash_key, index.range_key),
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index in table.local_indexes
+        ]
+    return definition

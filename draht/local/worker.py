@@ -242,7 +242,8 @@ def _load_handler(init: dict[str, Any]) -> Callable[[Any, Any], Any]:
         caller=init["caller"],
         table_arn_prefix=init["tableArnPrefix"],
     ).install()
-    sys.path.insert(0, init["handlersDir"])
+    # As in a zip, the generated modules sit beside the handlers.
+    sys.path[0:0] = [init["handlersDir"], init["generatedDir"]]
     module_name, attribute = init["module"], init["attribute"]
     try:
         module = importlib.import_module(module_name)

@@ -84,6 +84,26 @@ def failure_name(error: Exception) -> str:
     return type(error).__name__
 
 
+def error_code(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+class ConditionFailed(Exception):
+    """A conditional write found the item not as its condition expected; nothing was written."""
+
+
+def write(operation: Callable[..., Any], **parameters: Any) -> Any:
+    """A conditional write; `ConditionFailed` when its condition does not hold."""
+    try:
+        return call(operation, **parameters)
+    except ClientError as error:
+        if error_code(error) == "ConditionalCheckFailedException":
+            raise ConditionFailed from None
+        raise
+
+
 def call(operation: Callable[..., Any], **parameters: Any) -> Any:
     try:
         return operation(**parameters)
@@ -165,6 +185,27 @@ def _plain(value: Mapping[str, Any]) -> Any:
     if kind == "BS":
         return sorted(_binary(member) for member in inner)
     raise ValueError(f"unknown DynamoDB attribute type {kind!r}")
+
+
+def wire(item: Mapping[str, Any]) -> dict[str, Any]:
+    """Plain JSON values (strings, whole numbers, booleans) as DynamoDB attribute values."""
+    return {name: wire_value(value) for name, value in item.items()}
+
+
+def wire_value(value: Any) -> dict[str, Any]:
+    # bool first: it is an int to Python, but a different type to DynamoDB.
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    # JSON's 3.0 is the whole number a schema's integer allows: stored as 3.
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int):
+        return {"N": str(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, Mapping):
+        return {"M": {name: wire_value(member) for name, member in value.items()}}
+    raise TypeError(f"no DynamoDB type for {type(value).__name__} values here")
 
 
 def _number(text: str) -> int | float:

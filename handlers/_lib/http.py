@@ -1,8 +1,8 @@
-"""API Gateway v2 in and out: query parameters, JSON and problem+json responses, one log line.
+"""API Gateway v2 in and out: requests, JSON and problem+json responses, one log line.
 
-Every handler runs its work through `serve`, so each request gets the same error
-mapping (400 for bad input, 503 when the store is struggling, 500 for anything
-else) and exactly one structured log line, whatever happens.
+Every handler runs its routes through `serve`, so each request gets the same error
+mapping (the problem a route raises, 503 when the store is struggling, 500 for
+anything else) and exactly one structured log line, whatever happens.
 """
 
 from __future__ import annotations
@@ -29,13 +29,27 @@ if "AWS_LAMBDA_LOG_LEVEL" not in os.environ:
     logger.setLevel(logging.INFO)
 
 OK = 200
+CREATED = 201
+NO_CONTENT = 204
 BAD_REQUEST = 400
+NOT_FOUND = 404
+CONFLICT = 409
+PRECONDITION_FAILED = 412
+CONTENT_TOO_LARGE = 413
+UNSUPPORTED_MEDIA_TYPE = 415
+UNPROCESSABLE_CONTENT = 422
 INTERNAL_SERVER_ERROR = 500
 SERVICE_UNAVAILABLE = 503
-# Problem titles are the reason phrases. The standard library's HTTPStatus would build a
-# sixty-member enum on every cold start (about 1.5 ms) for these three.
+# Problem titles are the reason phrases (RFC 9110 section 15). The standard library's
+# HTTPStatus would build a sixty-member enum on every cold start (about 1.5 ms) for these.
 _TITLES = {
     BAD_REQUEST: "Bad Request",
+    NOT_FOUND: "Not Found",
+    CONFLICT: "Conflict",
+    PRECONDITION_FAILED: "Precondition Failed",
+    CONTENT_TOO_LARGE: "Content Too Large",
+    UNSUPPORTED_MEDIA_TYPE: "Unsupported Media Type",
+    UNPROCESSABLE_CONTENT: "Unprocessable Content",
     INTERNAL_SERVER_ERROR: "Internal Server Error",
     SERVICE_UNAVAILABLE: "Service Unavailable",
 }
@@ -48,17 +62,50 @@ RETRY_AFTER_S = 1
 _LIMIT = re.compile(r"[1-9][0-9]{0,2}")
 
 
-class BadRequest(Exception):
-    """The client sent something this route cannot serve; the message is the problem's detail."""
+class Problem(Exception):
+    """An answer other than success, as RFC 9457 problem+json: the message is its detail."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        errors: list[dict[str, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.errors = errors
+        self.headers = headers
+
+
+class BadRequest(Problem):
+    """The client sent something this route cannot serve."""
+
+    def __init__(self, detail: str, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(BAD_REQUEST, detail, errors)
 
 
 class Unavailable(Exception):
     """The store throttled or could not be reached after retries: worth retrying shortly."""
 
 
-def query_parameters(event: Mapping[str, Any]) -> dict[str, str]:
-    # API Gateway omits the key without a query string and joins repeated names with commas.
-    return dict(event.get("queryStringParameters") or {})
+class Request:
+    """What a route reads of its v2 event: parameters, headers and the raw body."""
+
+    def __init__(self, event: Mapping[str, Any], context: Any) -> None:
+        self.event = event
+        self.context = context
+        # API Gateway omits the key without a query string and joins repeated names with commas.
+        self.query: dict[str, str] = dict(event.get("queryStringParameters") or {})
+        self.path: dict[str, str] = dict(event.get("pathParameters") or {})
+        # Payload 2.0 headers are lower-case already; lowering again costs nothing and is safe.
+        self.headers: dict[str, str] = {
+            name.lower(): value for name, value in (event.get("headers") or {}).items()
+        }
+
+    def remaining_ms(self) -> int:
+        remaining = getattr(self.context, "get_remaining_time_in_millis", None)
+        return int(remaining()) if callable(remaining) else 0
 
 
 def required_text(parameters: Mapping[str, str], name: str, max_length: int) -> str:
@@ -92,16 +139,22 @@ def json_response(status: int, body: Any, headers: Mapping[str, str] | None = No
 
 
 def problem(
-    status: int, detail: str, request_id: str, headers: Mapping[str, str] | None = None
+    status: int,
+    detail: str,
+    request_id: str,
+    headers: Mapping[str, str] | None = None,
+    errors: list[dict[str, str]] | None = None,
 ) -> Response:
     """An RFC 9457 body; `about:blank` because the status and its phrase say what kind it is."""
-    body = {
+    body: dict[str, Any] = {
         "type": "about:blank",
         "title": _TITLES[status],
         "status": status,
         "detail": detail,
         "requestId": request_id,
     }
+    if errors:
+        body["errors"] = errors
     return {
         "statusCode": status,
         "headers": {"content-type": "application/problem+json", **(headers or {})},
@@ -117,18 +170,21 @@ def request_id(event: Mapping[str, Any], context: Any) -> str:
 
 
 def serve(
-    route: str,
     event: Mapping[str, Any],
     context: Any,
-    work: Callable[[dict[str, str]], Response],
+    routes: Mapping[str, Callable[[Request], Response]],
 ) -> Response:
-    """Run `work(query_parameters)` and turn what it raises into problem responses."""
+    """Run the event's route and turn what it raises into problem responses."""
     started = time.perf_counter()
     rid = request_id(event, context)
+    route = str(event.get("routeKey", ""))
     try:
-        response = work(query_parameters(event))
-    except BadRequest as error:
-        response = problem(BAD_REQUEST, str(error), rid)
+        work = routes.get(route)
+        if work is None:
+            raise LookupError(f"this function serves no route {route!r}")
+        response = work(Request(event, context))
+    except Problem as error:
+        response = problem(error.status, str(error), rid, error.headers, error.errors)
     except Unavailable as error:
         response = problem(
             SERVICE_UNAVAILABLE,
