@@ -17,7 +17,7 @@ UV_INSTALL := $(UV) pip install --quiet --python $(PY) --no-deps
 # Every lock is resolved for the oldest Python the project supports.
 LOCK := $(UV) pip compile --quiet --generate-hashes --python-version 3.11 $(LOCK_ARGS)
 
-.PHONY: install full-install local-install dev test lint lock checkov bench fuzz-long measure-setup clean
+.PHONY: install full-install local-install dev test test-moto lint lock checkov bench fuzz-long openapi measure-setup clean
 
 # The Python and npm installs wait on the network more than on the CPU, so `install` and
 # `dev` run them side by side (-j2 in a sub-make, leaving the rest of the Makefile in order).
@@ -69,11 +69,26 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# The suites moto also runs in `make test`: every handler test on a store (the write routes'
+# every answer among them), and the check that they do reach moto.
+MOTO_SUITES := tests/test_store_choice.py tests/test_handlers.py tests/test_handlers_cursor.py \
+	tests/test_handlers_writes.py
+
 # The handler tests run twice: on the venv's Python, then on the deployed runtime's
-# (tests/lambda_python.py; it says so when that Python is not installed).
+# (tests/lambda_python.py; it says so when that Python is not installed). The write routes'
+# tests run a third time against moto, a second DynamoDB implementation.
 test: lint
 	$(VENV)/bin/pytest
 	$(PY) tests/lambda_python.py
+	$(VENV)/bin/pytest --dynamodb-endpoint=moto $(MOTO_SUITES)
+
+# Every test that honours --dynamodb-endpoint (marked dynamodb), against moto's server.
+test-moto: install
+	$(VENV)/bin/pytest --dynamodb-endpoint=moto -m dynamodb
+
+# The OpenAPI document client builds take (the production stack's auth); a test keeps it current.
+openapi: install
+	$(VENV)/bin/draht openapi --stack-config Pulumi.production.yaml > openapi.json
 
 # checkov's AWS rules on the production stack rendered under mocks: no unwaived failure.
 # Kept out of `make test`, whose first run has its own time budget; CI runs both.
@@ -89,9 +104,10 @@ $(CHECKOV_STAMP): $(UV) requirements-checkov.lock
 bench: install
 	$(PY) -m bench.run
 
-# The long forms of the fuzz (>= 1,000 generated requests), fault and load tests.
+# The long forms of the fuzz (>= 1,000 generated requests, >= 1,000 linked steps), race (1,000
+# rounds), fault and load tests.
 fuzz-long: install
-	DRAHT_LONG=1 $(VENV)/bin/pytest tests/test_fuzz.py tests/test_faults.py tests/test_load.py
+	DRAHT_LONG=1 $(VENV)/bin/pytest tests/test_fuzz.py tests/test_races.py tests/test_faults.py tests/test_load.py
 
 # Times the first `make dev` and `make test` on a fresh clone of HEAD with cold caches.
 measure-setup:

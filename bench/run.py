@@ -30,12 +30,13 @@ from draht import PROJECT_ROOT
 
 # Each is a module of bench/ with `measure(**arguments) -> figures` and `section(figures)`,
 # which turns its figures into the report's rows and the targets it judges.
-SECTIONS = ("cold_start", "zips", "http_latency", "load", "cost")
+SECTIONS = ("cold_start", "zips", "http_latency", "load", "cost", "writes")
 QUICK: dict[str, dict[str, Any]] = {
     "cold_start": {"runs": 3},
     "http_latency": {"requests": 100, "warmup": 5},
     "load": {"requests_per_client": 100},
     "cost": {"sizes": (1_000, 2_000), "repeats": 2},
+    "writes": {"rounds": 20},
 }
 
 

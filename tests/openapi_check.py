@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema_rs
 
 from draht.app import app
-from draht.openapi import document
+from draht.openapi import PROBLEM_MEDIA_TYPE, document
 
 
 @cache
@@ -41,6 +41,16 @@ def _validator(schema_json: str) -> Any:
     return jsonschema_rs.validator_for(root, validate_formats=True)
 
 
+def assert_problem_repeats_the_status(status: int, media_type: str, body: Any) -> None:
+    """RFC 9457 section 3.1.4: a problem's `status` is the HTTP status of its response.
+
+    The document states it in words only (see `_problem` in draht/openapi.py), so every
+    reply is held to it here.
+    """
+    if media_type == PROBLEM_MEDIA_TYPE:
+        assert body["status"] == status, f"a {status} answered a problem of status {body['status']}"
+
+
 def assert_conforms(route_key: str, response: dict[str, Any]) -> None:
     spec = response_spec(route_key, response["statusCode"])
     headers = {name.lower(): value for name, value in response["headers"].items()}
@@ -49,8 +59,10 @@ def assert_conforms(route_key: str, response: dict[str, Any]) -> None:
         return
     (media_type, content), *_ = spec["content"].items()
     assert headers["content-type"] == media_type
-    errors = schema_errors(content["schema"], json.loads(response["body"]))
+    body = json.loads(response["body"])
+    errors = schema_errors(content["schema"], body)
     assert not errors, f"{route_key} {response['statusCode']} body: {errors}"
+    assert_problem_repeats_the_status(response["statusCode"], media_type, body)
     for name, header in spec.get("headers", {}).items():
         assert name.lower() in headers or not header.get("required"), f"{name} header missing"
         if name.lower() in headers:

@@ -1,4 +1,4 @@
-"""The three routes against a real dynalite, driven by real API Gateway v2 events."""
+"""The three routes against a real store (dynalite, or --dynamodb-endpoint), with real v2 events."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from handler_env import STAGE, Handlers, Reply, create_tables, loaded_handlers, 
 
 from draht.app import app
 from draht.layout import client_item, session_item, wire
-from draht.local.store import Dynalite
 from draht.package import HANDLERS_DIR
 
 MANY = "client-many"
@@ -65,18 +64,18 @@ def _started_at(minute: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def api(dynalite: Dynalite) -> Iterator[Handlers]:
-    tables = create_tables(dynalite.endpoint, "handlers")
+def api(store_endpoint: str) -> Iterator[Handlers]:
+    tables = create_tables(store_endpoint, "handlers")
     sessions = [_session(MANY, _started_at(m), f"s{m:02d}") for m in range(SESSIONS_OF_MANY - 1)]
     # Same start, so only the session id orders them.
     sessions.append(_session(MANY, _started_at(5), "s05b"))
     sessions.append(_session("client-typed", _started_at(0), "only", **EVERY_TYPE))
     sessions.append(_session("client-many-other", _started_at(59), "not-many"))
-    put_items(dynalite.endpoint, tables["Sessions"], sessions)
+    put_items(store_endpoint, tables["Sessions"], sessions)
     clients = [_client(f"c{n:02d}") for n in range(CLIENT_COUNT - 1)]
     clients.append(_client("client-typed", **EVERY_TYPE))
-    put_items(dynalite.endpoint, tables["Clients"], clients)
-    with loaded_handlers(dynalite.endpoint, tables) as handlers:
+    put_items(store_endpoint, tables["Clients"], clients)
+    with loaded_handlers(store_endpoint, tables) as handlers:
         yield handlers
 
 
@@ -151,16 +150,16 @@ def test_deep_must_be_true_or_false(api: Handlers, deep: str) -> None:
     assert "deep" in reply.body["detail"]
 
 
-def _deep_health(dynalite: Dynalite, prefix: str, **changed_tables: str) -> Reply:
+def _deep_health(store_endpoint: str, prefix: str, **changed_tables: str) -> Reply:
     """A deep check by handlers whose links name `changed_tables` instead of, or besides, the
     app's tables (which exist under `prefix`)."""
-    tables = {**create_tables(dynalite.endpoint, prefix), **changed_tables}
-    with loaded_handlers(dynalite.endpoint, tables) as handlers:
+    tables = {**create_tables(store_endpoint, prefix), **changed_tables}
+    with loaded_handlers(store_endpoint, tables) as handlers:
         return handlers.call("GET /health", {"deep": "true"})
 
 
-def test_deep_health_is_degraded_and_names_the_missing_table(dynalite: Dynalite) -> None:
-    reply = _deep_health(dynalite, "health-degraded", Clients="health-degraded-missing-table")
+def test_deep_health_is_degraded_and_names_the_missing_table(store_endpoint: str) -> None:
+    reply = _deep_health(store_endpoint, "health-degraded", Clients="health-degraded-missing-table")
     assert reply.status == 503
     assert reply.headers["retry-after"] == "1"
     assert reply.body["status"] == "degraded"
@@ -170,8 +169,8 @@ def test_deep_health_is_degraded_and_names_the_missing_table(dynalite: Dynalite)
     }
 
 
-def test_deep_health_checks_whatever_tables_its_links_name(dynalite: Dynalite) -> None:
-    reply = _deep_health(dynalite, "health-links", Archive="health-links-archive")
+def test_deep_health_checks_whatever_tables_its_links_name(store_endpoint: str) -> None:
+    reply = _deep_health(store_endpoint, "health-links", Archive="health-links-archive")
     assert reply.status == 503
     assert reply.body["checks"] == {
         "Sessions": "ok",
@@ -277,17 +276,17 @@ def test_clients_are_read_by_scan_only(api: Handlers, store_calls: CallRecorder)
 LAMBDA_RESPONSE_MAX_BYTES = 6 * 1024 * 1024
 
 
-def test_pages_of_large_items_stay_within_lambdas_response_limit(dynalite: Dynalite) -> None:
+def test_pages_of_large_items_stay_within_lambdas_response_limit(store_endpoint: str) -> None:
     # Quotes double when the body is escaped, and again in Lambda's response envelope.
     notes = '"' * 300_000
-    tables = create_tables(dynalite.endpoint, "large-items")
+    tables = create_tables(store_endpoint, "large-items")
     put_items(
-        dynalite.endpoint,
+        store_endpoint,
         tables["Clients"],
         [_client(f"big{n}", notes={"S": notes}) for n in range(10)],
     )
     seen: list[str] = []
-    with loaded_handlers(dynalite.endpoint, tables) as handlers:
+    with loaded_handlers(store_endpoint, tables) as handlers:
         cursor: str | None = None
         while True:
             event = api_event(

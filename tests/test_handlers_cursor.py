@@ -13,8 +13,6 @@ import pytest
 from dynamo_calls import CallRecorder
 from handler_env import Handlers, create_tables, loaded_handlers, put_items
 
-from draht.local.store import Dynalite
-
 BASE64URL_ALPHABET = string.ascii_letters + string.digits + "-_"
 ALICE = "alice"
 BOB = "bob"
@@ -34,10 +32,10 @@ def _session(client_id: str, n: int) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def api(dynalite: Dynalite) -> Iterator[Handlers]:
-    tables = create_tables(dynalite.endpoint, "cursors")
+def api(store_endpoint: str) -> Iterator[Handlers]:
+    tables = create_tables(store_endpoint, "cursors")
     put_items(
-        dynalite.endpoint,
+        store_endpoint,
         tables["Sessions"],
         [_session(c, n) for c in (ALICE, BOB, UNUSUAL) for n in range(4)],
     )
@@ -45,8 +43,8 @@ def api(dynalite: Dynalite) -> Iterator[Handlers]:
         {"clientId": {"S": c}, "name": {"S": c}, "createdAt": {"S": "2026-01-01T00:00:00Z"}}
         for c in ("alice", "bob", "carol")
     ]
-    put_items(dynalite.endpoint, tables["Clients"], clients)
-    with loaded_handlers(dynalite.endpoint, tables) as handlers:
+    put_items(store_endpoint, tables["Clients"], clients)
+    with loaded_handlers(store_endpoint, tables) as handlers:
         yield handlers
 
 

@@ -1,4 +1,5 @@
-"""The write routes against a real dynalite: every answer, and that bad input writes nothing.
+"""The write routes against a real store (dynalite, or the --dynamodb-endpoint one): every
+answer, and that bad input writes nothing.
 
 Each reply is validated against the OpenAPI document (`Handlers.call`), so a status,
 header or body the document does not promise fails the test that provoked it.
@@ -18,26 +19,26 @@ import pytest
 from handler_env import Handlers, Reply, create_tables, loaded_handlers, put_items
 
 from draht.layout import client_item, session_item, wire
-from draht.local.store import Dynalite, dynamodb_client
+from draht.local.store import dynamodb_client
 
 SESSION = "GET /sessions/{sessionId}"
 CLIENT = "GET /clients/{clientId}"
 
 
 @pytest.fixture(scope="module")
-def store(dynalite: Dynalite) -> dict[str, str]:
-    return create_tables(dynalite.endpoint, "writes")
+def store(store_endpoint: str) -> dict[str, str]:
+    return create_tables(store_endpoint, "writes")
 
 
 @pytest.fixture(scope="module")
-def api(dynalite: Dynalite, store: dict[str, str]) -> Iterator[Handlers]:
-    with loaded_handlers(dynalite.endpoint, store) as handlers:
+def api(store_endpoint: str, store: dict[str, str]) -> Iterator[Handlers]:
+    with loaded_handlers(store_endpoint, store) as handlers:
         yield handlers
 
 
 @pytest.fixture
-def db(dynalite: Dynalite) -> Any:
-    return dynamodb_client(dynalite.endpoint)
+def db(store_endpoint: str) -> Any:
+    return dynamodb_client(store_endpoint)
 
 
 def _id(prefix: str) -> str:
@@ -232,12 +233,12 @@ def test_patch_sets_and_removes_fields_and_raises_the_version(api: Handlers) -> 
 
 
 def test_patch_leaves_attributes_other_programs_wrote(
-    api: Handlers, dynalite: Dynalite, store: dict[str, str]
+    api: Handlers, store_endpoint: str, store: dict[str, str]
 ) -> None:
     client_id = _id("legacy")
     legacy = client_item(client_id, "Legacy Ltd", "2026-01-02T03:04:05Z", plan="enterprise")
     del legacy["version"]
-    put_items(dynalite.endpoint, store["Clients"], [wire(legacy)])
+    put_items(store_endpoint, store["Clients"], [wire(legacy)])
     reply = merge(api, client_id, {"country": "GB"})
     assert reply.status == 200
     assert reply.body["plan"] == "enterprise"
@@ -528,11 +529,11 @@ def test_a_session_of_a_deleted_client_is_422(api: Handlers) -> None:
 
 
 def test_a_client_written_before_claims_existed_takes_sessions(
-    api: Handlers, dynalite: Dynalite, store: dict[str, str]
+    api: Handlers, store_endpoint: str, store: dict[str, str]
 ) -> None:
     client_id = _id("old")
     put_items(
-        dynalite.endpoint,
+        store_endpoint,
         store["Clients"],
         [wire(client_item(client_id, "Old GmbH", "2025-01-01T00:00:00Z"))],
     )
@@ -541,11 +542,11 @@ def test_a_client_written_before_claims_existed_takes_sessions(
 
 
 def test_a_session_the_seed_wrote_is_found_by_a_retried_create(
-    api: Handlers, dynalite: Dynalite, store: dict[str, str]
+    api: Handlers, store_endpoint: str, store: dict[str, str]
 ) -> None:
     client_id = new_client(api)
     seeded = session_item(client_id, "2026-11-01T09:00:00Z", "seeded", title="Seeded")
-    put_items(dynalite.endpoint, store["Sessions"], [wire(seeded)])
+    put_items(store_endpoint, store["Sessions"], [wire(seeded)])
     reply = create_session(
         api, client_id, sessionId="seeded", startedAt="2026-11-01T09:00:00Z", title="Seeded"
     )
@@ -831,11 +832,11 @@ def test_an_if_match_that_is_no_entity_tag_matches_nothing(api: Handlers, if_mat
 
 
 def test_a_session_another_program_wrote_can_be_patched_whatever_its_start_looks_like(
-    api: Handlers, dynalite: Dynalite, store: dict[str, str]
+    api: Handlers, store_endpoint: str, store: dict[str, str]
 ) -> None:
     client_id = new_client(api)
     legacy = session_item(client_id, "2026-01-01T00:00:00.000Z", "legacy")
-    put_items(dynalite.endpoint, store["Sessions"], [wire(legacy)])
+    put_items(store_endpoint, store["Sessions"], [wire(legacy)])
     reply = session_call(
         api, "PATCH", client_id, "legacy", json_body={"endedAt": "2026-01-01T01:00:00Z"}
     )

@@ -102,10 +102,24 @@ class Connection:
         self._caller = caller or caller_for(self._base_url)
         self._connection: http.client.HTTPConnection | None = None
 
-    def get(
-        self, path: str, query: dict[str, str] | None = None
-    ) -> tuple[int, dict[str, str], Any]:
+    def get(self, path: str, query: dict[str, str] | None = None) -> Answer:
+        return self.request("GET", path, query)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        """One request; a `body` goes as JSON, with Content-Type application/json by default."""
         target = f"{path}?{urlencode(query)}" if query else path
+        sent_headers = dict(headers or {})
+        payload_out = None
+        if body is not None:
+            payload_out = json.dumps(body).encode()
+            sent_headers.setdefault("Content-Type", "application/json")
         for attempt in (1, 2):
             if self._connection is None:
                 self._connection = http.client.HTTPConnection(
@@ -113,14 +127,21 @@ class Connection:
                 )
             try:
                 if self._caller is None:
-                    self._connection.request("GET", target)
+                    self._connection.request(method, target, body=payload_out, headers=sent_headers)
                 else:
-                    sent, signed = self._caller.prepare("GET", self._base_url + target)
-                    self._connection.request("GET", sent, headers=dict(signed))
+                    sent, signed = self._caller.prepare(
+                        method,
+                        self._base_url + target,
+                        list(sent_headers.items()),
+                        payload_out or b"",
+                    )
+                    self._connection.request(method, sent, body=payload_out, headers=dict(signed))
                 response = self._connection.getresponse()
                 payload = response.read()
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                # A kept-alive connection the server had already closed; a fresh one is fair.
+                # A kept-alive connection the server had already closed; a fresh one is fair
+                # (and a write is sent again safely: creates are idempotent by id, patches
+                # and deletes carry an If-Match where it matters).
                 self.close()
                 if attempt == 2:
                     raise
@@ -136,6 +157,23 @@ class Connection:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def list_all(
+    connection: Connection, path: str, query: dict[str, str], key: str, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Every item of a listing, page by page through `nextCursor`; any other answer fails."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    for _ in range(100_000):
+        page_query = {**query, "limit": str(limit)} | ({"cursor": cursor} if cursor else {})
+        status, _, body = connection.get(path, page_query)
+        assert status == 200, f"GET {path} {page_query}: {status} {body}"
+        items.extend(body[key])
+        cursor = body["nextCursor"]
+        if cursor is None:
+            return items
+    raise AssertionError(f"GET {path} {query} never reached its last page")
 
 
 @dataclass
@@ -271,3 +309,117 @@ def run_load(
         thread.join()
     report.seconds = time.perf_counter() - started
     return report
+
+
+@dataclass
+class WriteLoadReport:
+    acknowledged: dict[str, set[str]]
+    """Per client, the ids of the sessions whose create the API acknowledged (200 or 201)."""
+    retries: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+    listings_read: int = 0
+    seconds: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+def run_write_load(
+    base_url: str,
+    client_ids: tuple[str, ...],
+    writers: int = 8,
+    sessions_per_writer: int = 500,
+    readers: int = 2,
+    attempts: int = 8,
+    seed: int = 11,
+) -> WriteLoadReport:
+    """`writers` threads create sessions of `client_ids` (spread over all of them, so the
+    writers meet on every client), each retried with the same id as a client should: on
+    503 after its Retry-After, on a lost connection at once. Meanwhile `readers` threads
+    page through random clients' sessions, checking that no listing repeats an item,
+    until the writers are done."""
+    report = WriteLoadReport(acknowledged={client_id: set() for client_id in client_ids})
+    writing_done = threading.Event()
+
+    def write(number: int) -> None:
+        connection = Connection(base_url)
+        try:
+            for index in range(sessions_per_writer):
+                client_id = client_ids[(number + index) % len(client_ids)]
+                session_id = f"load-w{number}-{index:04d}"
+                body = {
+                    "clientId": client_id,
+                    "sessionId": session_id,
+                    "startedAt": f"2026-02-{1 + index % 28:02d}T{number:02d}:00:00Z",
+                    "inputTokens": index,
+                }
+                _create_with_retries(connection, body, attempts, report)
+        except Exception as error:  # a writer that dies is reported, not hidden
+            with report.lock:
+                report.errors.append(f"writer {number}: {type(error).__name__}: {error}")
+        finally:
+            connection.close()
+
+    def read(number: int) -> None:
+        connection = Connection(base_url)
+        rng = random.Random(seed + number)
+        try:
+            while not writing_done.is_set():
+                client_id = rng.choice(client_ids)
+                limit = rng.choice((1, 7, 25, 100))
+                listed = list_all(
+                    connection, "/sessions", {"clientId": client_id}, "sessions", limit
+                )
+                ids = [item["sessionId"] for item in listed]
+                repeated = sorted(item for item, count in Counter(ids).items() if count > 1)
+                foreign = sorted({item["clientId"] for item in listed} - {client_id})
+                with report.lock:
+                    report.listings_read += 1
+                    if repeated or foreign:
+                        report.errors.append(
+                            f"listing of {client_id}: repeated {repeated[:3]}, foreign {foreign}"
+                        )
+        except Exception as error:
+            with report.lock:
+                report.errors.append(f"reader {number}: {type(error).__name__}: {error}")
+        finally:
+            connection.close()
+
+    writer_threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    reader_threads = [threading.Thread(target=read, args=(n,)) for n in range(readers)]
+    started = time.perf_counter()
+    for thread in writer_threads + reader_threads:
+        thread.start()
+    for thread in writer_threads:
+        thread.join()
+    writing_done.set()
+    for thread in reader_threads:
+        thread.join()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _create_with_retries(
+    connection: Connection, body: dict[str, Any], attempts: int, report: WriteLoadReport
+) -> None:
+    for attempt in range(attempts):
+        try:
+            status, headers, answer = connection.request("POST", "/sessions", body=body)
+        except OSError:
+            # The answer may be lost after the session was written: the retry says which.
+            connection.close()
+            status, headers, answer = 0, {}, None
+        with report.lock:
+            report.statuses[status] += 1
+        if status in (200, 201):
+            with report.lock:
+                report.acknowledged[body["clientId"]].add(body["sessionId"])
+            return
+        if status not in (0, 503):
+            with report.lock:
+                report.errors.append(f"create {body['sessionId']}: {status} {answer}")
+            return
+        with report.lock:
+            report.retries += 1
+        time.sleep(float(headers.get("retry-after", 0.05 * 2**attempt)))
+    with report.lock:
+        report.errors.append(f"create {body['sessionId']}: no success in {attempts} attempts")
