@@ -46,9 +46,11 @@ def tags(app: model.App, stage: str) -> dict[str, str]:
     return {APP_TAG: app.name, STAGE_TAG: stage}
 
 
-def write_archive(function: model.Function, build_dir: Path = BUILD_DIR) -> tuple[Path, Archive]:
+def write_archive(
+    app: model.App, function: model.Function, build_dir: Path = BUILD_DIR
+) -> tuple[Path, Archive]:
     """Write the function's zip for Pulumi to read; replaced atomically, never half-written."""
-    archive = build_archive(function)
+    archive = build_archive(function, app=app)
     if f"{function.module}.py" not in archive.files:
         raise model.DeclarationError(
             f"function {function.name}: handlers/{function.module}.py does not exist"
@@ -99,7 +101,7 @@ def build(
     )
     functions: dict[str, Function] = {}
     for function in app.functions:
-        code_path, archive = write_archive(function, build_dir)
+        code_path, archive = write_archive(app, function, build_dir)
         functions[function.name] = Function(
             resource_name(app, stage, function.name),
             FunctionArgs(

@@ -51,7 +51,12 @@ from draht.local.python import Interpreter, lambda_interpreter, runtime_packages
 from draht.local.store import LOCAL_CREDENTIALS, LOCAL_REGION, local_table_name
 from draht.local.worker import BOOTSTRAP, FrameDecoder, FrameTooLarge, encode_frame
 from draht.model import PYTHON_RUNTIME, App, Function, policy_statements, resource_environment
-from draht.package import GENERATED_DIR, handler_files, write_validators
+from draht.package import (
+    GENERATED_DIR,
+    function_request_schemas,
+    handler_files,
+    write_validators,
+)
 from draht.settings import Settings
 
 LOCAL_STAGE = "local"
@@ -82,7 +87,8 @@ class Deployment:
     credentials: Mapping[str, str] = field(default_factory=lambda: dict(LOCAL_CREDENTIALS))
     python: Interpreter = field(default_factory=lambda_interpreter)
     generated_dir: Path = GENERATED_DIR
-    """Where the code generated into the zips (the request validators) is written for workers."""
+    """Where the code generated into the zips (the request validators) is written for workers,
+    in a folder per function."""
     authorizer: Authorizer | None = None
     """Checks protected routes as deployed; None serves them open (`--no-auth`, `draht invoke`)."""
 
@@ -174,7 +180,7 @@ class Deployment:
                 "module": function.module,
                 "attribute": function.attribute,
                 "handlersDir": str(self.handlers_dir),
-                "generatedDir": str(self.generated_dir),
+                "generatedDir": str(self.generated_dir / function.name),
                 "zipFiles": self._zip_files(function),
                 "runtimeModules": sorted(packages.modules),
                 "runtimePaths": list(packages.paths),
@@ -505,8 +511,12 @@ class Runtime:
         idle_retire_s: float = DEFAULT_IDLE_RETIRE_S,
     ) -> None:
         self.deployment = deployment
-        # Workers import what the zips carry: the handlers and the code generated for them.
-        write_validators(deployment.generated_dir)
+        # Workers import what the zips carry: the handlers and the code generated for each.
+        for function in deployment.app.functions:
+            write_validators(
+                deployment.generated_dir / function.name,
+                function_request_schemas(function, deployment.app),
+            )
         self._router = Router(deployment.app.routes)
         self._cors = cors_for(deployment.app, deployment.settings.cors_origins)
         settings = deployment.settings
