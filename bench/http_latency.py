@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from dev_process import DevProcess
+from dev_process import DevProcess, unthrottled
 from handler_env import loaded_handlers
 
 from bench.report import Section, Target, ms
@@ -106,7 +106,7 @@ def sigv4_verification(requests: int) -> dict[str, Any]:
 def measure(requests: int = 2000, warmup: int = 50) -> dict[str, Any]:
     protected = {route.key for route in app.routes if route.auth == "protected"}
     with tempfile.TemporaryDirectory(prefix="draht-bench-http-") as folder:
-        with DevProcess(["--data-dir", folder]) as server:
+        with DevProcess(["--data-dir", folder, *unthrottled(folder)]) as server:
             server.seed_sample_data()
             listed = server.request("/clients?limit=1")
             client_id = json.loads(listed.body)["clients"][0]["clientId"]
@@ -121,7 +121,7 @@ def measure(requests: int = 2000, warmup: int = 50) -> dict[str, Any]:
                 figures = _sequential(server.port, target, requests, warmup, caller)
                 routes[key] = {"signed": caller is not None, **figures}
             in_process = _in_process_median_ms(server.store_endpoint, targets, requests)
-        with DevProcess(["--data-dir", folder, "--no-auth"]) as open_server:
+        with DevProcess(["--data-dir", folder, "--no-auth", *unthrottled(folder)]) as open_server:
             unsigned = _sequential(open_server.port, targets["GET /sessions"], requests, warmup)
     for key, median_ms in in_process.items():
         routes[key]["in_process_median_ms"] = round(median_ms, 3)

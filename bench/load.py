@@ -9,7 +9,7 @@ from __future__ import annotations
 import tempfile
 from typing import Any
 
-from dev_process import DevProcess
+from dev_process import DevProcess, unthrottled
 from traffic import run_load, seed
 
 from bench.report import Section, Target, ms
@@ -20,7 +20,7 @@ from draht.local.store import dynamodb_client
 def measure(clients: int = 8, requests_per_client: int = 2000) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory(prefix="draht-bench-load-") as folder,
-        DevProcess(["--data-dir", folder]) as server,
+        DevProcess(["--data-dir", folder, *unthrottled(folder)]) as server,
     ):
         dataset = seed(dynamodb_client(server.store_endpoint))
         report = run_load(server.url, dataset, clients, requests_per_client)

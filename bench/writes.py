@@ -33,7 +33,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from dev_process import DevProcess
+from dev_process import DevProcess, unthrottled
 from dynamo_calls import CallRecorder
 from handler_env import create_tables, loaded_handlers
 from traffic import Connection
@@ -109,7 +109,7 @@ def _through_draht_dev(rounds: int) -> dict[str, Any]:
     latencies: dict[str, list[float]] = {}
     with (
         tempfile.TemporaryDirectory(prefix="bench-writes-") as data_dir,
-        DevProcess(["--data-dir", data_dir]) as server,
+        DevProcess(["--data-dir", data_dir, *unthrottled(data_dir)]) as server,
     ):
         connection = Connection(server.url)
         try:

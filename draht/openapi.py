@@ -678,6 +678,19 @@ _AUTH_FAILURES: dict[AuthMode, tuple[str, str]] = {
     "iam": ("403", "The request is not signed, or its signer may not call this route."),
     "jwt": ("401", "The bearer token is missing, invalid or expired."),
 }
+# What API Gateway answers on any route before the function runs: its quotas and the
+# stage's route throttling (draht/local/limits.py applies the same locally).
+_GATEWAY_LIMITS = (
+    ("429", "Throttled: more requests to this route than the stage's burst and rate allow."),
+    ("431", "The request line and header values exceed HTTP API's 10,240-byte quota."),
+)
+
+
+def _gateway_answer(description: str) -> Schema:
+    return {
+        "description": description,
+        "content": {JSON_MEDIA_TYPE: {"schema": _ref("GatewayMessage")}},
+    }
 
 
 def document(app: App, auth: AuthMode = "iam") -> dict[str, Any]:
@@ -717,15 +730,13 @@ def document(app: App, auth: AuthMode = "iam") -> dict[str, Any]:
 def _operation(route: Route, auth: AuthMode) -> dict[str, Any]:
     doc = ROUTE_DOCS[route.key]
     responses = dict(doc.responses)
+    responses.update((status, _gateway_answer(text)) for status, text in _GATEWAY_LIMITS)
     schemes = _SECURITY_SCHEMES[auth] if route.auth == "protected" else {}
     failures = [_AUTH_FAILURES[auth]] if schemes else []
     if schemes and auth == "jwt" and route.scopes:
         failures.append(("403", "The bearer token carries none of the route's scopes."))
     for status, description in failures:
-        responses[status] = {
-            "description": description,
-            "content": {JSON_MEDIA_TYPE: {"schema": _ref("GatewayMessage")}},
-        }
+        responses[status] = _gateway_answer(description)
     # A JWT route lists the scopes a token may carry to pass (any one of them).
     scopes = list(route.scopes) if auth == "jwt" else []
     operation: dict[str, Any] = {

@@ -12,17 +12,20 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from signing import SignedByCaller, caller_from_args, forget, register
 
 from draht import PROJECT_ROOT
+from draht.settings import LOCAL_SETTINGS_FILE
 
 DRAHT = str(Path(sys.executable).with_name("draht"))
 TEST_APP = "tests.local_apps.declarations:app"
@@ -80,6 +83,32 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+UNTHROTTLED = {"throttlingRate": 10000, "throttlingBurst": 5000}
+"""Route throttling far above what a load test or benchmark sends (5000 is the burst's maximum)."""
+
+
+def stack_config(folder: Path, values: Mapping[str, object]) -> Path:
+    """The dev stack's config with some `draht:` keys changed, written into `folder`."""
+    import yaml
+
+    config = yaml.safe_load((PROJECT_ROOT / LOCAL_SETTINGS_FILE).read_text())
+    config.setdefault("config", {}).update({f"draht:{key}": value for key, value in values.items()})
+    path = Path(folder) / LOCAL_SETTINGS_FILE
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def unthrottled(folder: Path | str) -> list[str]:
+    """`draht dev` options for traffic past the dev stack's route throttling."""
+    return ["--stack-config", str(stack_config(Path(folder), UNTHROTTLED))]
+
+
+def status_and_json(raw: bytes) -> tuple[int, Any]:
+    """The status and JSON body of one raw HTTP/1.1 answer, as `DevProcess.exchange` returns it."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), json.loads(body)
 
 
 def run_draht(
@@ -225,6 +254,21 @@ class DevProcess:
             return Reply(response.status, dict(header_list), header_list, data)
         finally:
             connection.close()
+
+    def exchange(self, data: bytes, byte_by_byte: bool = False, timeout: float = 20) -> bytes:
+        """Raw bytes in, everything the server sends until it closes: for what HTTP clients
+        will not send. `byte_by_byte` sends each byte in its own segment."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as connection:
+            if byte_by_byte:
+                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                for index in range(len(data)):
+                    connection.sendall(data[index : index + 1])
+            else:
+                connection.sendall(data)
+            received = bytearray()
+            while chunk := connection.recv(65536):
+                received += chunk
+            return bytes(received)
 
     def children(self) -> set[int]:
         return descendants(self.process.pid)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from dev_process import DevProcess
+from dev_process import DevProcess, unthrottled
 from fault_store import THROTTLING_ERRORS, FaultyStore
 from traffic import Answer, Connection, Dataset, list_all, seed
 
@@ -88,7 +88,13 @@ def _started_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     rig: Rig | None = None
     try:
         with DevProcess(
-            ["--data-dir", str(data_dir), "--dynamodb-endpoint", proxy.endpoint]
+            [
+                "--data-dir",
+                str(data_dir),
+                "--dynamodb-endpoint",
+                proxy.endpoint,
+                *unthrottled(data_dir),
+            ]
         ) as server:
             rig = Rig(store, proxy, server)
             yield rig

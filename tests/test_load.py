@@ -21,7 +21,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from dev_process import DevProcess
+from dev_process import DevProcess, unthrottled
 from traffic import Connection, Dataset, list_all, run_load, run_write_load, seed
 
 from draht.local.store import dynamodb_client
@@ -36,7 +36,8 @@ WRITTEN_CLIENTS = tuple(f"written-{n}" for n in range(4))
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DevProcess, Dataset]]:
-    with DevProcess(["--data-dir", str(tmp_path_factory.mktemp("load-store"))]) as server:
+    folder = tmp_path_factory.mktemp("load-store")
+    with DevProcess(["--data-dir", str(folder), *unthrottled(folder)]) as server:
         yield server, seed(dynamodb_client(server.store_endpoint))
 
 

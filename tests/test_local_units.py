@@ -63,49 +63,6 @@ def test_event_without_body_or_query_omits_them() -> None:
     assert event["requestContext"]["time"] == "01/Jan/1970:00:00:00 +0000"
 
 
-# "Lambda function response for format 2.0", the table of function outputs and their
-# interpretation, one case per row:
-# https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html
-PAYLOAD_2_0_RESPONSE_TABLE = [
-    pytest.param(
-        "Hello from Lambda!",
-        200,
-        [("content-type", "application/json")],
-        b"Hello from Lambda!",
-        id="a string is the body as it is",
-    ),
-    pytest.param(
-        {"message": "Hello from Lambda!"},
-        200,
-        [("content-type", "application/json")],
-        b'{"message": "Hello from Lambda!"}',
-        id="an object without statusCode is the JSON body",
-    ),
-    # The section's own example of a response the function describes in full.
-    pytest.param(
-        {
-            "cookies": ["cookie1", "cookie2"],
-            "isBase64Encoded": False,
-            "statusCode": 200,
-            "headers": {"headerName": "headerValue"},
-            "body": "Hello from Lambda!",
-        },
-        200,
-        [("headername", "headerValue"), ("set-cookie", "cookie1"), ("set-cookie", "cookie2")],
-        b"Hello from Lambda!",
-        id="a result with statusCode describes the response",
-    ),
-]
-
-
-@pytest.mark.parametrize(("result", "status", "headers", "body"), PAYLOAD_2_0_RESPONSE_TABLE)
-def test_payload_2_0_response_table(
-    result: Any, status: int, headers: list[tuple[str, str]], body: bytes
-) -> None:
-    response = http_response(result)
-    assert (response.status, response.headers, response.body) == (status, headers, body)
-
-
 def test_any_other_json_result_without_status_code_is_a_200_json_body() -> None:
     response = http_response([1, "two"])
     assert (response.status, response.body) == (200, b'[1, "two"]')

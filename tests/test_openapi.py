@@ -178,6 +178,21 @@ def test_every_route_documents_success_and_each_error(route_key: str, status: st
         assert responses[status]["headers"]["Retry-After"]["required"] is True
 
 
+@pytest.mark.parametrize(
+    ("route_key", "status"), [(key, status) for key in ROUTE_DOCS for status in ("429", "431")]
+)
+def test_every_route_documents_the_gateways_throttling_and_head_quota(
+    route_key: str, status: str
+) -> None:
+    """HTTP API answers these itself, on any route, before the function runs:
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html and
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html"""
+    for auth in ("iam", "jwt", "none"):
+        response = _operation(document(app, auth=auth), route_key)["responses"][status]
+        reference = response["content"]["application/json"]["schema"]["$ref"]
+        assert reference == "#/components/schemas/GatewayMessage"
+
+
 def _response(status: int, body: Any, content_type: str, **headers: str) -> dict[str, Any]:
     return {
         "statusCode": status,

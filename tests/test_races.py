@@ -27,7 +27,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 import pytest
-from dev_process import DevProcess
+from dev_process import DevProcess, unthrottled
 from traffic import Answer, Connection
 
 from draht.app import app, clients, sessions
@@ -45,7 +45,8 @@ T = TypeVar("T")
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
-    with DevProcess(["--data-dir", str(tmp_path_factory.mktemp("race-store"))]) as server:
+    folder = tmp_path_factory.mktemp("race-store")
+    with DevProcess(["--data-dir", str(folder), *unthrottled(folder)]) as server:
         yield server
 
 

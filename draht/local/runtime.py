@@ -19,7 +19,7 @@ import subprocess
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,13 @@ from draht.local.events import (
     http_response,
 )
 from draht.local.iam import caller_arn
+from draht.local.limits import (
+    INTEGRATION_TIMED_OUT,
+    INTEGRATION_TIMEOUT_S,
+    TOO_MANY_REQUESTS,
+    RouteThrottle,
+    integration_cutoff_s,
+)
 from draht.local.python import Interpreter, lambda_interpreter, runtime_packages
 from draht.local.store import LOCAL_CREDENTIALS, LOCAL_REGION, local_table_name
 from draht.local.worker import BOOTSTRAP, FrameDecoder, FrameTooLarge, encode_frame
@@ -500,6 +507,7 @@ class Runtime:
         deployment: Deployment,
         max_workers_per_function: int = 4,
         on_reload: Callable[[], None] | None = None,
+        integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
         idle_retire_s: float = DEFAULT_IDLE_RETIRE_S,
     ) -> None:
         self.deployment = deployment
@@ -511,6 +519,9 @@ class Runtime:
             )
         self._router = Router(deployment.app.routes)
         self._cors = cors_for(deployment.app, deployment.settings.cors_origins)
+        settings = deployment.settings
+        self._throttle = RouteThrottle(settings.throttling_rate, settings.throttling_burst)
+        self._integration_timeout_s = integration_timeout_s
         self._pools = {
             function.name: FunctionPool(
                 deployment, function, max_workers_per_function, idle_retire_s
@@ -528,6 +539,8 @@ class Runtime:
         if match is None:
             return Outcome(NOT_FOUND, request_id)
         route, path_parameters = match
+        if not self._throttle.admit(route.key, time.monotonic()):
+            return Outcome(TOO_MANY_REQUESTS, request_id)
         if self._watcher.changed():
             for pool in self._pools.values():
                 pool.outdate()
@@ -555,9 +568,31 @@ class Runtime:
         except InvocationFailed as failure:
             return Outcome(INTERNAL_ERROR, request_id, function.name, cold=True, error=str(failure))
         cold = worker.invocations == 0
+        timeout_s = self.deployment.settings.timeout_s_of(function)
+        invocation: Awaitable[Any] = worker.invoke(event, timeout_s)
+        cutoff = integration_cutoff_s(timeout_s, self._integration_timeout_s)
+        if cutoff is not None:
+            # Only a function allowed to run past the integration timeout needs a task of its
+            # own; awaiting it directly saves the common case two turns of the event loop.
+            detached = asyncio.ensure_future(invocation)
+            try:
+                finished, _ = await asyncio.wait((detached,), timeout=cutoff)
+            except asyncio.CancelledError:
+                detached.cancel()
+                worker.stop()
+                pool.release(worker)
+                raise
+            if not finished:
+                # HTTP API has stopped waiting; the function runs on to its own timeout, as on AWS.
+                detached.add_done_callback(lambda _: _settle(detached, pool, worker))
+                error = (
+                    f"no answer within HTTP API's {cutoff:g} s integration timeout;"
+                    f" the function runs on until its own {timeout_s} s timeout"
+                )
+                return Outcome(INTEGRATION_TIMED_OUT, request_id, function.name, cold, error)
+            invocation = detached
         try:
-            result = await worker.invoke(event, self.deployment.settings.timeout_s_of(function))
-            response = http_response(result)
+            response = http_response(await invocation)
             if self._cors is not None:
                 response = cors.integration_response(self._cors, request, response)
         except (InvocationFailed, MalformedResponse) as failure:
@@ -569,6 +604,13 @@ class Runtime:
     def close(self) -> None:
         for pool in self._pools.values():
             pool.stop_all()
+
+
+def _settle(invocation: asyncio.Future[Any], pool: FunctionPool, worker: Worker) -> None:
+    """Frees the worker of an invocation nobody waits for any more, whatever its end."""
+    if not invocation.cancelled():
+        invocation.exception()
+    pool.release(worker)
 
 
 def _api_request_id() -> str:

@@ -1,8 +1,10 @@
 """`draht dev`'s HTTP front.
 
-A small HTTP/1.1 server on asyncio's protocol layer: one event loop parses
-requests, hands events to the workers through pipes and writes responses, so a
-warm request costs a few hundred microseconds and no thread.
+A small HTTP/1.1 server on asyncio's protocol layer: llhttp (through httptools,
+the parser uvicorn uses) frames the requests, one event loop hands events to the
+workers through pipes and writes responses, so a warm request costs a few
+hundred microseconds and no thread. Before any route, requests meet HTTP API's
+own limits (draht/local/limits.py).
 """
 
 from __future__ import annotations
@@ -11,29 +13,46 @@ import asyncio
 import sys
 import time
 import traceback
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import IO
 from urllib.parse import urlsplit
 
+import httptools
+
 from draht.local.auth import route_label, summary
-from draht.local.events import (
-    INTERNAL_ERROR,
-    TOO_LARGE,
-    HttpRequest,
-    HttpResponse,
-    gateway_answer,
+from draht.local.events import INTERNAL_ERROR, TOO_LARGE, HttpRequest, HttpResponse
+from draht.local.limits import (
+    BAD_REQUEST,
+    HEAD_LIMIT_BYTES,
+    HEADERS_TOO_LARGE,
+    INTEGRATION_TIMEOUT_S,
+    PAYLOAD_LIMIT_BYTES,
+    REQUEST_TIMEOUT,
+    head_size,
 )
 from draht.local.runtime import Deployment, Outcome, Runtime
 from draht.local.store import Store
 
-MAX_HEAD_BYTES = 64 * 1024
-MAX_BODY_BYTES = 10 * 1024 * 1024
-"""HTTP API's payload limit."""
+HEADER_TIMEOUT_S = 10.0
+"""How long a request's line and headers may take to arrive once it has begun."""
+IDLE_TIMEOUT_S = 30.0
+"""How long a connection may sit idle between requests, or with a body stalled, before closing."""
+REFUSAL_LINGER_S = 2.0
+"""How long a refused client's remaining bytes are read and dropped before the close."""
+MAX_RAW_HEAD_BYTES = 64 * 1024
+"""A bound on the bytes buffered for one head, header names and line breaks included."""
+_VERSIONS = ("1.0", "1.1")
+_CONTROL = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))}
 
-_BAD_REQUEST = gateway_answer(400, "Bad Request")
-_HEADERS_TOO_LARGE = gateway_answer(431, "Request Header Fields Too Large")
+
+def printable(text: str) -> str:
+    """`text` with control characters escaped, so a logged value cannot forge lines or
+    send terminal sequences (`%0a`, `%1b[…` in a path arrive decoded)."""
+    return text.translate(_CONTROL)
 
 
 class Console:
@@ -54,7 +73,7 @@ class Console:
     def request(self, request: HttpRequest, outcome: Outcome, elapsed_s: float) -> None:
         temperature = "-" if outcome.function is None else "cold" if outcome.cold else "warm"
         self.line(
-            f"{request.method} {request.path} {outcome.response.status}"
+            f"{request.method} {printable(request.path)} {outcome.response.status}"
             f" {outcome.function or '-'} {temperature} {elapsed_s * 1000:.2f} ms"
         )
 
@@ -89,6 +108,10 @@ def banner(url: str, deployment: Deployment, store: Store) -> str:
             for f in app.functions
             if f.memory_mb is not None or f.timeout_s is not None
         ),
+        f"gateway {settings.throttling_rate:g} requests/s, burst {settings.throttling_burst}"
+        f" per route; request line and headers up to {HEAD_LIMIT_BYTES:,} bytes, payload"
+        f" up to {PAYLOAD_LIMIT_BYTES // (1024 * 1024)} MB,"
+        f" {INTEGRATION_TIMEOUT_S:g} s integration timeout",
         f"cors    {', '.join(settings.cors_origins) or 'off (no draht:corsOrigins)'}",
         f"reload  changes under {deployment.handlers_dir} apply on the next request",
         "",
@@ -116,14 +139,47 @@ class _Parsed:
     keep_alive: bool
 
 
+class _Reject(Exception):
+    """A request HTTP API would refuse before any route: answered, then the connection closes."""
+
+    def __init__(self, response: HttpResponse) -> None:
+        self.response = response
+
+
 class _Connection(asyncio.Protocol):
+    """One client connection: llhttp (httptools) frames the requests, served one at a time.
+
+    The parser's callbacks collect each request; requests pipelined behind the one
+    being served wait their turn in order. Anything llhttp refuses (bare LF line
+    ends, conflicting lengths, unknown versions, control characters, TLS bytes)
+    is a 400 and the connection closes: it is never left waiting for more.
+    """
+
     def __init__(self, server: DevServer) -> None:
         self._server = server
         self._transport: asyncio.Transport | None = None
-        self._buffer = bytearray()
-        self._busy = False
-        self._continued = False
+        self._parser = httptools.HttpRequestParser(self)
         self._peer = "127.0.0.1"
+        self._ready: deque[_Parsed] = deque()
+        self._busy = False
+        self._reading = True
+        self._timer: asyncio.TimerHandle | None = None
+        self._reject: HttpResponse | None = None
+        self._refusal: HttpResponse | None = None
+        self._start_message()
+
+    def _start_message(self) -> None:
+        self._in_message = False
+        self._in_body = False
+        self._raw_head = 0
+        self._target = bytearray()
+        self._headers: list[tuple[str, str]] = []
+        self._values_size = 0
+        self._length = 0
+        self._chunked = False
+        self._body = bytearray()
+
+    # asyncio.Protocol ------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -132,111 +188,134 @@ class _Connection(asyncio.Protocol):
         if peer:
             self._peer = peer[0]
         self._server.connections.add(self)
+        self._arm(self._server.idle_timeout_s, self.close)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
+        self._disarm()
         self._server.connections.discard(self)
 
     def data_received(self, data: bytes) -> None:
-        self._buffer += data
-        if not self._busy:
-            self._next()
+        if not self._reading:
+            return
+        if not self._in_body:
+            self._raw_head += len(data)
+        try:
+            self._parser.feed_data(data)
+            if not self._in_body and self._raw_head > MAX_RAW_HEAD_BYTES:
+                raise _Reject(HEADERS_TOO_LARGE)
+        except _Reject as reject:
+            self._refuse(reject.response)
+        except httptools.HttpParserUpgrade:
+            # HTTP API speaks plain HTTP/1.1 only: serve what came, then close.
+            self._reading = False
+        except httptools.HttpParserError:
+            self._refuse(self._reject or BAD_REQUEST)
+        if self._reading and self._in_body:
+            # A body must keep arriving; a stalled one is let go like an idle connection.
+            self._arm(self._server.idle_timeout_s, self._timed_out)
+        self._serve_next()
 
     def eof_received(self) -> bool:
         # A client may half-close after sending; its response still goes out.
-        return self._busy
+        return self._busy or bool(self._ready) or self._refusal is not None
 
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
 
-    def _next(self) -> None:
-        try:
-            parsed = self._parse()
-        except _Reject as reject:
-            self._send(reject.response, "", keep_alive=False)
-            return
-        if parsed is None:
-            return
-        self._busy = True
-        task = asyncio.get_running_loop().create_task(self._serve(parsed))
-        self._server.tasks.add(task)
-        task.add_done_callback(self._server.tasks.discard)
+    # httptools callbacks ---------------------------------------------------------------------
 
-    def _parse(self) -> _Parsed | None:
-        buffer = self._buffer
-        end = buffer.find(b"\r\n\r\n")
-        if end < 0:
-            if len(buffer) > MAX_HEAD_BYTES:
-                raise _Reject(_HEADERS_TOO_LARGE)
-            return None
-        lines = bytes(buffer[:end]).decode("utf-8", errors="replace").split("\r\n")
-        parts = lines[0].split(" ")
-        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-            raise _Reject(_BAD_REQUEST)
-        method, target, version = parts
-        headers: list[tuple[str, str]] = []
-        length = 0
-        chunked = False
-        connection = ""
-        expect_continue = False
-        for line in lines[1:]:
-            name, colon, value = line.partition(":")
-            if not colon or not name or name != name.strip():
-                raise _Reject(_BAD_REQUEST)
-            value = value.strip()
-            lowered = name.lower()
-            if lowered == "content-length":
-                if not value.isdigit():
-                    raise _Reject(_BAD_REQUEST)
-                length = int(value)
-            elif lowered == "transfer-encoding":
-                chunked = "chunked" in value.lower()
-            elif lowered == "connection":
-                connection = value.lower()
-            elif lowered == "expect":
-                expect_continue = value.lower() == "100-continue"
-            headers.append((name, value))
-        if length > MAX_BODY_BYTES:
-            raise _Reject(TOO_LARGE)
-        start = end + 4
-        if chunked:
-            decoded = _dechunk(buffer, start)
-            if decoded is None:
-                self._continue(expect_continue)
-                return None
-            body, consumed = decoded
-            headers = [(n, v) for n, v in headers if n.lower() != "transfer-encoding"]
-            headers.append(("content-length", str(len(body))))
-        else:
-            if len(buffer) < start + length:
-                self._continue(expect_continue)
-                return None
-            body, consumed = bytes(buffer[start : start + length]), start + length
-        del buffer[:consumed]
-        self._continued = False
+    def on_message_begin(self) -> None:
+        self._in_message = True
+        self._arm(self._server.header_timeout_s, self._timed_out)
+
+    def on_url(self, url: bytes) -> None:
+        self._target += url
+        self._check_head()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        text_name = name.decode("latin-1")
+        text_value = value.decode("utf-8", errors="replace")
+        self._values_size += len(value)
+        self._check_head()
+        lowered = text_name.lower()
+        if lowered == "content-length":
+            # llhttp has checked it is a number, and that there is only one.
+            self._length = int(value)
+            if self._length > PAYLOAD_LIMIT_BYTES:
+                self._fail(TOO_LARGE)
+        elif lowered == "transfer-encoding":
+            self._chunked = True
+            return
+        self._headers.append((text_name, text_value))
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        self._in_body = True
+        if self._parser.get_http_version() not in _VERSIONS:
+            self._fail(BAD_REQUEST)
+        self._check_head()
+        expects = any(
+            n.lower() == "expect" and v.lower() == "100-continue" for n, v in self._headers
+        )
+        if expects and (self._length or self._chunked) and self._transport is not None:
+            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        self._body += body
+        if len(self._body) > PAYLOAD_LIMIT_BYTES:
+            self._fail(TOO_LARGE)
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        parser = self._parser
+        version = "HTTP/" + parser.get_http_version()
+        target = self._target.decode("utf-8", errors="replace")
         if not target.startswith("/"):
             split = urlsplit(target)
             if not split.scheme:
-                raise _Reject(_BAD_REQUEST)
+                self._fail(BAD_REQUEST)
             target = (split.path or "/") + (f"?{split.query}" if split.query else "")
-        keep_alive = (
-            "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
-        )
+        headers = self._headers
+        if self._chunked:
+            headers.append(("content-length", str(len(self._body))))
         request = HttpRequest(
-            method=method,
+            method=parser.get_method().decode("ascii"),
             target=target,
             headers=headers,
-            body=body,
+            body=bytes(self._body),
             source_ip=self._peer,
             protocol=version,
         )
-        return _Parsed(request, keep_alive)
+        self._ready.append(_Parsed(request, parser.should_keep_alive()))
+        self._start_message()
 
-    def _continue(self, expected: bool) -> None:
-        if expected and not self._continued and self._transport is not None:
-            self._continued = True
-            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    # serving ---------------------------------------------------------------------------------
+
+    def _check_head(self) -> None:
+        size = head_size(
+            self._parser.get_method().decode("latin-1"),
+            len(self._target),
+            self._parser.get_http_version(),
+            (self._values_size,),
+        )
+        if size > HEAD_LIMIT_BYTES:
+            self._fail(HEADERS_TOO_LARGE)
+
+    def _fail(self, response: HttpResponse) -> None:
+        self._reject = response
+        raise _Reject(response)
+
+    def _serve_next(self) -> None:
+        if self._busy or not self._ready:
+            return
+        parsed = self._ready.popleft()
+        self._busy = True
+        self._disarm()
+        task = asyncio.get_running_loop().create_task(self._serve(parsed))
+        self._server.tasks.add(task)
+        task.add_done_callback(self._server.tasks.discard)
 
     async def _serve(self, parsed: _Parsed) -> None:
         started = time.perf_counter()
@@ -245,14 +324,61 @@ class _Connection(asyncio.Protocol):
         if outcome.error is not None:
             self._server.console.failure(outcome.function, outcome.error)
         head_only = request.method == "HEAD"
-        self._send(outcome.response, outcome.request_id, parsed.keep_alive, head_only)
+        more = self._reading or bool(self._ready) or self._refusal is not None
+        keep_alive = parsed.keep_alive and more
+        self._send(outcome.response, outcome.request_id, keep_alive, head_only)
         self._server.console.request(request, outcome, time.perf_counter() - started)
         self._busy = False
-        if parsed.keep_alive and self._buffer:
-            self._next()
+        if not keep_alive:
+            return
+        if self._ready:
+            self._serve_next()
+        elif self._refusal is not None:
+            self._send_refusal(self._refusal)
+        elif not self._in_message:
+            self._arm(self._server.idle_timeout_s, self.close)
+
+    def _refuse(self, response: HttpResponse) -> None:
+        """Answer a request HTTP API refuses once the ones before it are answered, then close."""
+        self._reading = False
+        self._disarm()
+        if self._busy or self._ready:
+            self._refusal = response
+        else:
+            self._send_refusal(response)
+
+    def _send_refusal(self, response: HttpResponse) -> None:
+        """Answer, then only half-close: a client still sending would otherwise get a reset
+        instead of the answer. The rest it sends is discarded until it closes, or until
+        the linger ends."""
+        transport = self._transport
+        if transport is None:
+            return
+        self._send(response, "", keep_alive=False, linger=True)
+        if transport.can_write_eof():
+            transport.write_eof()
+        self._arm(REFUSAL_LINGER_S, self.close)
+
+    def _timed_out(self) -> None:
+        self._timer = None
+        self._refuse(REQUEST_TIMEOUT)
+
+    def _arm(self, delay_s: float, action: Callable[[], None]) -> None:
+        self._disarm()
+        self._timer = asyncio.get_running_loop().call_later(delay_s, action)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def _send(
-        self, response: HttpResponse, request_id: str, keep_alive: bool, head_only: bool = False
+        self,
+        response: HttpResponse,
+        request_id: str,
+        keep_alive: bool,
+        head_only: bool = False,
+        linger: bool = False,
     ) -> None:
         transport = self._transport
         if transport is None:
@@ -277,48 +403,24 @@ class _Connection(asyncio.Protocol):
             head.append(f"{name}: {value.replace(chr(13), ' ').replace(chr(10), ' ')}")
         payload = ("\r\n".join(head) + "\r\n\r\n").encode("utf-8")
         transport.write(payload if head_only else payload + response.body)
-        if not keep_alive:
+        if not keep_alive and not linger:
             transport.close()
-
-
-class _Reject(Exception):
-    def __init__(self, response: HttpResponse) -> None:
-        self.response = response
-
-
-def _dechunk(buffer: bytearray, start: int) -> tuple[bytes, int] | None:
-    """The body of a chunked message and where it ends, or None while it is incomplete."""
-    body = bytearray()
-    position = start
-    while True:
-        line_end = buffer.find(b"\r\n", position)
-        if line_end < 0:
-            return None
-        size_text = bytes(buffer[position:line_end]).split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            raise _Reject(_BAD_REQUEST) from None
-        position = line_end + 2
-        if size == 0:
-            trailer_end = buffer.find(b"\r\n\r\n", position - 2)
-            if trailer_end < 0:
-                return None
-            return bytes(body), trailer_end + 4
-        if len(body) + size > MAX_BODY_BYTES:
-            raise _Reject(TOO_LARGE)
-        if len(buffer) < position + size + 2:
-            return None
-        body += buffer[position : position + size]
-        position += size + 2
 
 
 class DevServer:
     """The HTTP server in front of a `Runtime`."""
 
-    def __init__(self, runtime: Runtime, console: Console) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        console: Console,
+        header_timeout_s: float = HEADER_TIMEOUT_S,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
+    ) -> None:
         self.runtime = runtime
         self.console = console
+        self.header_timeout_s = header_timeout_s
+        self.idle_timeout_s = idle_timeout_s
         self.clock = _Clock()
         self.connections: set[_Connection] = set()
         self.tasks: set[asyncio.Task[None]] = set()

@@ -18,6 +18,7 @@ sleeps = Function("Sleeps", handler="sleeps.handler")
 version = Function("Version", handler="version.handler")
 imports_yaml = Function("ImportsYaml", handler="imports_yaml.handler")
 runtime_info = Function("RuntimeInfo", handler="runtime_info.handler")
+body_size = Function("BodySize", handler="body_size.handler")
 # Linked to Clients only: its calls on Sessions must be denied as on AWS.
 cross_reader = Function(
     "CrossReader",
@@ -44,5 +45,6 @@ app = App(
         Route("GET /runtime", runtime_info),
         # With jwt auth, a token needs this scope; iam auth has no scopes.
         Route("GET /scoped", echo, scopes=("echo.read",)),
+        Route("POST /upload", body_size, auth="public"),
     ),
 )
