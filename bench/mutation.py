@@ -73,7 +73,9 @@ TARGETS = (
         "handlers/_lib/http.py",
         ("tests/test_http.py", "tests/test_handlers.py", "tests/test_handlers_faults.py"),
     ),
-    Target("handlers/_lib/writes.py", ("tests/test_handlers_writes.py",)),
+    Target(
+        "handlers/_lib/writes.py", ("tests/test_handlers_writes.py", "tests/test_writes_unit.py")
+    ),
     Target(
         "draht/model.py",
         ("tests/test_model.py", "tests/test_stack.py"),
