@@ -375,33 +375,27 @@ def test_deleting_a_missing_item_is_404_naming_it(writes: ModuleType) -> None:
     assert (failure.status, str(failure)) == (404, "no client c1")
 
 
-def test_patching_a_missing_item_is_404_naming_it(writes: ModuleType) -> None:
-    def never(stored: Any, changes: Any) -> Any:
-        raise AssertionError("nothing to write")
+def never_written(stored: Any, changes: Any) -> Any:
+    raise AssertionError("nothing to write")
 
-    sent = patch_request(writes, {"name": "B"})
-    failure = problem_of(
-        writes,
-        writes.merge_patch,
-        sent,
-        "ClientPatch",
-        "ClientCreate",
-        lambda: None,
-        identity,
-        never,
-        "client c1",
+
+def patch_client(
+    writes: ModuleType, patch: Any, read: Any, write_changes: Any, check: Any = None
+) -> Any:
+    """merge_patch as PATCH /clients/{clientId} calls it, with `read`/`write_changes` given."""
+    sent = patch_request(writes, patch)
+    return writes.merge_patch(
+        sent, "ClientPatch", "ClientCreate", read, identity, write_changes, "client c1", check
     )
+
+
+def test_patching_a_missing_item_is_404_naming_it(writes: ModuleType) -> None:
+    failure = problem_of(writes, patch_client, writes, {"name": "B"}, lambda: None, never_written)
     assert (failure.status, str(failure)) == (404, "no client c1")
 
 
 def test_a_patch_changing_nothing_answers_the_item_without_writing(writes: ModuleType) -> None:
-    def never(stored: Any, changes: Any) -> Any:
-        raise AssertionError("nothing to write")
-
-    sent = patch_request(writes, {"name": "Acme", "phone": None})
-    answer = writes.merge_patch(
-        sent, "ClientPatch", "ClientCreate", lambda: STORED, identity, never, "c1"
-    )
+    answer = patch_client(writes, {"name": "Acme", "phone": None}, lambda: STORED, never_written)
     assert answer["statusCode"] == 200
     assert json.loads(answer["body"]) == PUBLIC
     assert answer["headers"]["etag"] == writes.etag(PUBLIC)
@@ -415,17 +409,8 @@ def test_null_removes_a_field_from_what_is_checked_and_written(writes: ModuleTyp
         written.append(changes)
         return {"clientId": {"S": "c1"}, "name": {"S": "Acme"}}
 
-    sent = patch_request(writes, {"email": None, "phone": None})
-    answer = writes.merge_patch(
-        sent,
-        "ClientPatch",
-        "ClientCreate",
-        lambda: STORED,
-        identity,
-        write_changes,
-        "c1",
-        check=checked.append,
-    )
+    patch = {"email": None, "phone": None}
+    answer = patch_client(writes, patch, lambda: STORED, write_changes, checked.append)
     assert checked == [{"clientId": "c1", "name": "Acme"}]
     assert written == [{"email": None}]
     assert json.loads(answer["body"]) == {"clientId": "c1", "name": "Acme"}
@@ -435,18 +420,7 @@ def test_a_patch_that_keeps_losing_gives_up_with_409(writes: ModuleType) -> None
     def write_changes(stored: Any, changes: Any) -> Any:
         raise writes.ConditionFailed
 
-    sent = patch_request(writes, {"name": "B"})
-    failure = problem_of(
-        writes,
-        writes.merge_patch,
-        sent,
-        "ClientPatch",
-        "ClientCreate",
-        lambda: STORED,
-        identity,
-        write_changes,
-        "client c1",
-    )
+    failure = problem_of(writes, patch_client, writes, {"name": "B"}, lambda: STORED, write_changes)
     assert (failure.status, str(failure)) == (
         409,
         "client c1 kept changing while this patch was applied; retry",
