@@ -13,7 +13,8 @@ FULL_STAMP := $(VENV)/.installed
 MUTATE_STAMP := $(VENV)/.installed-mutate
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
-NODE_STAMP := node_modules/.package-lock.json
+NODE_LOCAL_STAMP := node_modules/.installed-local
+NODE_FULL_STAMP := node_modules/.installed
 UV_INSTALL := $(UV) pip install --quiet --python $(PY) --no-deps
 # Every lock is resolved for the oldest Python the project supports.
 LOCK := $(UV) pip compile --quiet --generate-hashes --python-version 3.11 $(LOCK_ARGS)
@@ -25,9 +26,9 @@ LOCK := $(UV) pip compile --quiet --generate-hashes --python-version 3.11 $(LOCK
 install:
 	@$(MAKE) --no-print-directory -j2 full-install
 
-full-install: $(FULL_STAMP) $(NODE_STAMP)
+full-install: $(FULL_STAMP) $(NODE_FULL_STAMP)
 	@:
-local-install: $(LOCAL_STAMP) $(NODE_STAMP)
+local-install: $(LOCAL_STAMP) $(NODE_LOCAL_STAMP)
 	@:
 
 # uv lives in the project's own environment, which pip only ever touches to put it there.
@@ -53,8 +54,17 @@ $(MUTATE_STAMP): $(FULL_STAMP) requirements-mutate.lock
 	$(UV_INSTALL) --require-hashes -r requirements-mutate.lock
 	touch $@
 
-$(NODE_STAMP): package.json package-lock.json
+# `draht dev` needs dynalite only; the TypeScript toolchain that checks generated clients comes
+# with the full install. A full install serves `make dev` too, and a light one drops the
+# toolchain, so each marks what node_modules holds.
+$(NODE_LOCAL_STAMP): package.json package-lock.json
+	npm ci --omit=dev --no-audit --no-fund
+	rm -f $(NODE_FULL_STAMP)
+	touch $@
+
+$(NODE_FULL_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
+	touch $@ $(NODE_LOCAL_STAMP)
 
 # Regenerates every lock file from pyproject.toml, keeping the versions already pinned
 # unless a change needs others; `make lock LOCK_ARGS=--upgrade` moves everything to the latest.
