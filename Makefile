@@ -19,7 +19,7 @@ UV_INSTALL := $(UV) pip install --quiet --python $(PY) --no-deps
 # Every lock is resolved for the oldest Python the project supports.
 LOCK := $(UV) pip compile --quiet --generate-hashes --python-version 3.11 $(LOCK_ARGS)
 
-.PHONY: install full-install local-install dev test test-moto lint lock checkov bench mutate fuzz-long openapi measure-setup clean
+.PHONY: install full-install local-install dev test handlers-on-lambda-python handlers-on-moto test-moto lint lock checkov bench mutate fuzz-long openapi measure-setup clean
 
 # The Python and npm installs wait on the network more than on the CPU, so `install` and
 # `dev` run them side by side (-j2 in a sub-make, leaving the rest of the Makefile in order).
@@ -94,9 +94,16 @@ MOTO_SUITES := tests/test_store_choice.py tests/test_handlers.py tests/test_hand
 # The handler tests run twice: on the venv's Python, then on the deployed runtime's
 # (tests/lambda_python.py; it says so when that Python is not installed). The write routes'
 # tests run a third time against moto, a second DynamoDB implementation.
+# The two second passes share nothing (each its own interpreter and store), so they run side
+# by side, each one's output kept together.
 test: lint
 	$(VENV)/bin/pytest
+	@$(MAKE) --no-print-directory -j2 --output-sync=target handlers-on-lambda-python handlers-on-moto
+
+handlers-on-lambda-python:
 	$(PY) tests/lambda_python.py
+
+handlers-on-moto:
 	$(VENV)/bin/pytest --dynamodb-endpoint=moto $(MOTO_SUITES)
 
 # Every test that honours --dynamodb-endpoint (marked dynamodb), against moto's server.
