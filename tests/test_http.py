@@ -268,3 +268,26 @@ def test_a_bad_request_with_errors_reaches_the_problem_body(http: ModuleType) ->
 def test_a_route_reads_the_time_lambda_leaves_it(http: ModuleType) -> None:
     assert http.Request({}, LambdaContext(remaining_ms=1234)).remaining_ms() == 1234
     assert http.Request({}, None).remaining_ms() == 0
+
+
+# serve mutants 20 (the route's work gets no context) and 24 (a problem's own headers dropped).
+
+
+def test_the_route_receives_the_invocation_context(http: ModuleType) -> None:
+    context = LambdaContext()
+    seen: list[Any] = []
+
+    def work(request: Any) -> Any:
+        seen.append(request.context)
+        return http.json_response(200, {})
+
+    http.serve(api_event(ROUTE, request_id="req-1"), context, {ROUTE: work})
+    assert seen == [context]
+
+
+def test_a_problem_keeps_the_headers_it_was_raised_with(http: ModuleType) -> None:
+    def work(_: Any) -> Any:
+        raise http.Problem(503, "the store is busy", headers={"retry-after": "1"})
+
+    response = _serve(http, work)
+    assert (response["statusCode"], response["headers"]["retry-after"]) == (503, "1")

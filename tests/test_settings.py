@@ -7,9 +7,11 @@ a fraction of a second.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from draht.settings import LOG_RETENTION_DAYS, ConfigError, Settings
+from draht.settings import LOG_RETENTION_DAYS, ConfigError, Settings, local_settings
 
 
 def load(stage: str = "dev", region: str | None = None, **config: str) -> Settings:
@@ -327,3 +329,30 @@ def test_the_certificate_must_be_in_the_stacks_region() -> None:
         "draht:certificateArn must be a regional certificate in us-east-1,"
         " the stack's region (got one in eu-central-1)"
     )
+
+
+# local_settings: draht dev reads the dev stack's file the way Pulumi reads it for `-s dev`.
+# Kills local_settings mutants 1 (no config without the file), 5 and 6 (the YAML error's one
+# line), 17, 21 and 22 (the stage it loads as).
+
+
+def test_without_a_stack_file_draht_dev_runs_on_the_declared_defaults(tmp_path: Path) -> None:
+    settings = local_settings(tmp_path / "Pulumi.dev.yaml")
+    assert settings == Settings.load("dev", lambda key: None)
+
+
+def test_draht_dev_loads_the_stack_file_as_the_dev_stage(tmp_path: Path) -> None:
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    stack_file.write_text("config:\n  draht:memory: 512\n")
+    settings = local_settings(stack_file)
+    assert (settings.stage, settings.memory_mb) == ("dev", 512)
+
+
+def test_a_stack_file_that_is_not_yaml_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    stack_file.write_text("config:\n  draht:memory: [512\n")
+    with pytest.raises(ConfigError) as refused:
+        local_settings(stack_file)
+    message = str(refused.value)
+    assert message.startswith(f"{stack_file} is not valid YAML: ")
+    assert "\n" not in message
