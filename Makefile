@@ -96,8 +96,11 @@ MOTO_SUITES := tests/test_store_choice.py tests/test_handlers.py tests/test_hand
 # tests run a third time against moto, a second DynamoDB implementation.
 # The two second passes share nothing (each its own interpreter and store), so they run side
 # by side, each one's output kept together.
+# The main suite runs in two processes (pytest-xdist): most of a test's time is spent waiting on
+# dynalite, a worker or a timeout, so two processes on two cores halve it. Each process starts
+# its own dynalite and stacks; no test shares a port, a file or a process with another.
 test: lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2
 	@$(MAKE) --no-print-directory -j2 --output-sync=target handlers-on-lambda-python handlers-on-moto
 
 handlers-on-lambda-python:
