@@ -134,7 +134,7 @@ bench: install
 # Mutation scores of the security-critical modules, written to MUTATION.md: a report, not a gate.
 # `make mutate MODULES="cursor iam"` runs only those (file stems) and keeps the others' results.
 mutate: install $(MUTATE_STAMP)
-	$(PY) -m bench.mutation $(MODULES)
+	$(PY) -m tools.mutation $(MODULES)
 
 # The long forms of the fuzz (>= 1,000 generated requests, >= 1,000 linked steps), race (1,000
 # rounds), fault and load tests.
@@ -143,7 +143,7 @@ fuzz-long: install
 
 # Times the first `make dev` and `make test` on a fresh clone of HEAD with cold caches.
 measure-setup:
-	$(PYTHON) bench/fresh_clone.py
+	$(PYTHON) tools/fresh_clone.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .draht .mutmut

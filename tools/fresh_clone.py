@@ -6,7 +6,7 @@ Clones the current commit into a temporary folder and, with empty uv, pip and np
   then measures the environment it made (.venv; node_modules apart);
 - in a second fresh clone, times `make test` end to end and measures its .venv.
 
-    python3 bench/fresh_clone.py [--skip-test]
+    python3 tools/fresh_clone.py [--skip-test]
 
 Needs only python3, git, make and npm: it runs before any install.
 """
