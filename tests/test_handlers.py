@@ -16,6 +16,7 @@ from handler_env import STAGE, Handlers, Reply, create_tables, loaded_handlers, 
 
 from draht.app import app
 from draht.layout import client_item, session_item, wire
+from draht.local.store import Dynalite
 from draht.package import HANDLERS_DIR
 
 MANY = "client-many"
@@ -169,13 +170,25 @@ def test_deep_health_is_degraded_and_names_the_missing_table(store_endpoint: str
     }
 
 
-def test_deep_health_checks_whatever_tables_its_links_name(store_endpoint: str) -> None:
-    reply = _deep_health(store_endpoint, "health-links", Archive="health-links-archive")
+@pytest.mark.parametrize(
+    ("archive", "failure"),
+    [
+        ("health-links-archive", "ResourceNotFoundException"),
+        # TableName has a minimum length of 1: botocore refuses an empty one before any
+        # request, so there is no AWS error code to report, only what broke.
+        # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DescribeTable.html#API_DescribeTable_RequestSyntax
+        ("", "ParamValidationError"),
+    ],
+)
+def test_deep_health_checks_whatever_tables_its_links_name(
+    store_endpoint: str, archive: str, failure: str
+) -> None:
+    reply = _deep_health(store_endpoint, "health-links", Archive=archive)
     assert reply.status == 503
     assert reply.body["checks"] == {
         "Sessions": "ok",
         "Clients": "ok",
-        "Archive": "failed: ResourceNotFoundException",
+        "Archive": f"failed: {failure}",
     }
 
 
@@ -301,6 +314,62 @@ def test_pages_of_large_items_stay_within_lambdas_response_limit(store_endpoint:
             if cursor is None:
                 break
     assert sorted(seen) == [f"big{n}" for n in range(10)]
+
+
+# What a page's items may add to a Lambda response (PAGE_BYTES_MAX in handlers/_lib/dynamo.py),
+# met exactly by FULL_PAGE_CLIENTS clients of equal size.
+PAGE_BYTES_MAX = 5_000_000
+FULL_PAGE_CLIENTS = 16
+
+
+@pytest.fixture(scope="module")
+def full_page_tables(dynalite: Dynalite) -> dict[str, str]:
+    """Clients that, counted as a listing counts a page's bytes (each item as JSON, escaped
+    again as the body), fill a page to its cap exactly. Each is some 312 KB: dynalite, like
+    DynamoDB, ends a Scan at 1 MB, so no page comes from a single Scan."""
+    tables = create_tables(dynalite.endpoint, "full-page")
+    share, rest = divmod(PAGE_BYTES_MAX, FULL_PAGE_CLIENTS)
+    assert rest == 0
+    clients = []
+    for n in range(FULL_PAGE_CLIENTS):
+        client_id = f"full{n:02d}"
+        unpadded = _page_bytes([{"clientId": client_id, "notes": ""}])
+        clients.append({"clientId": {"S": client_id}, "notes": {"S": "n" * (share - unpadded)}})
+    put_items(dynalite.endpoint, tables["Clients"], clients)
+    return tables
+
+
+@pytest.fixture
+def full_page(dynalite: Dynalite, full_page_tables: dict[str, str]) -> Iterator[Handlers]:
+    with loaded_handlers(dynalite.endpoint, full_page_tables) as handlers:
+        yield handlers
+
+
+def _page_bytes(items: list[dict[str, Any]]) -> int:
+    return sum(len(json.dumps(json.dumps(item))) for item in items)
+
+
+def test_a_page_may_fill_its_byte_cap_exactly(full_page: Handlers) -> None:
+    response = full_page.clients.handler(api_event("GET /clients", {"limit": "100"}), None)
+    body = json.loads(response["body"])
+    assert _page_bytes(body["clients"]) == PAGE_BYTES_MAX
+    assert len(body["clients"]) == FULL_PAGE_CLIENTS
+    assert body["nextCursor"] is None
+
+
+def test_a_page_reads_one_item_more_than_it_holds_even_across_1_mb_scans(
+    full_page: Handlers,
+) -> None:
+    # "A single Scan operation reads up to the maximum number of items set (if using the Limit
+    # parameter) or a maximum of 1 MB of data": the Scan that continues a page asks only for
+    # what the page still lacks, plus the one item that tells whether more follow.
+    # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Scan.html
+    events = full_page.clients.dynamodb.meta.events
+    with CallRecorder().watching(events) as recorder:
+        response = full_page.clients.handler(api_event("GET /clients", {"limit": "4"}), None)
+    assert len(json.loads(response["body"])["clients"]) == 4
+    assert len(recorder.calls) > 1
+    assert sum(call.items_read for call in recorder.calls) == 4 + 1
 
 
 # --- what each function calls is what its link grants --------------------------------------

@@ -15,6 +15,7 @@ from handler_env import create_tables, loaded_handlers, put_items
 from draht.local.store import Dynalite
 
 FUNCTION_TIMEOUT_S = 10
+UNREACHABLE = "the store could not be reached or did not answer in time; retry shortly"
 LISTINGS = [("GET /sessions", {"clientId": "c1"}), ("GET /clients", {})]
 
 
@@ -62,8 +63,24 @@ def test_a_store_slower_than_the_read_timeout_is_a_503_within_the_function_timeo
     assert time.monotonic() - started < FUNCTION_TIMEOUT_S
     assert reply.status == 503
     assert reply.headers["retry-after"] == "1"
-    assert "did not answer in time" in reply.body["detail"]
+    assert reply.body["detail"] == UNREACHABLE
     assert misbehaving_store.requests_seen == 3
+
+
+def test_a_store_error_without_a_code_is_named_client_error_by_the_deep_health_check(
+    misbehaving_store: FaultyStore,
+) -> None:
+    # An error type naming nothing after its `#`: botocore answers it with an empty code, as
+    # its plain ClientError, and a check still says what failed.
+    misbehaving_store.throttle("")
+    endpoint = misbehaving_store.endpoint
+    with loaded_handlers(endpoint, {"Sessions": "sessions", "Clients": "clients"}) as handlers:
+        reply = handlers.call("GET /health", {"deep": "true"})
+    assert reply.status == 503
+    assert reply.body["checks"] == {
+        "Sessions": "failed: ClientError",
+        "Clients": "failed: ClientError",
+    }
 
 
 def test_a_store_stopped_mid_run_is_a_503_then_served_again(tmp_path: Path) -> None:
@@ -91,7 +108,7 @@ def test_a_store_stopped_mid_run_is_a_503_then_served_again(tmp_path: Path) -> N
                 assert time.monotonic() - started < FUNCTION_TIMEOUT_S
                 assert reply.status == 503, reply.body
                 assert reply.headers["retry-after"] == "1"
-                assert "could not be reached" in reply.body["detail"]
+                assert reply.body["detail"] == UNREACHABLE
             health = handlers.call("GET /health", {"deep": "true"})
             assert health.status == 503
             assert health.body["checks"] == {

@@ -130,6 +130,21 @@ def test_create_client_generates_an_id_when_none_is_given(api: Handlers) -> None
     assert reply.headers["location"] == f"/clients/{reply.body['clientId']}"
 
 
+def test_a_whole_number_written_with_a_fraction_of_zero_is_stored_and_answered_whole(
+    api: Handlers, db: Any, store: dict[str, str]
+) -> None:
+    # JSON Schema's integer "matches any number with a zero fractional part", so 30.0 is one.
+    # https://json-schema.org/draft/2020-12/json-schema-core#section-4.2.1
+    client_id = _id("whole")
+    reply = create_client(api, clientId=client_id, paymentTermsDays=30.0)
+    assert reply.status == 201
+    assert type(reply.body["paymentTermsDays"]) is int
+    assert reply.body["paymentTermsDays"] == 30
+    stored = stored_client(db, store, client_id)
+    assert stored is not None
+    assert stored["paymentTermsDays"] == {"N": "30"}
+
+
 def test_a_retried_client_create_returns_the_stored_client_once(
     api: Handlers, db: Any, store: dict[str, str]
 ) -> None:

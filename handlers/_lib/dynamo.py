@@ -65,28 +65,30 @@ def client() -> DynamoDBClient:
 
 def _unavailable(error: Exception) -> Unavailable | None:
     """The `Unavailable` a store error amounts to, or None when it is not the store struggling."""
-    if isinstance(error, ClientError):
-        code = error.response.get("Error", {}).get("Code", "")
-        if code in RETRY_LATER_CODES:
-            return Unavailable(f"the store answered {code} after retries")
-        return None
     if isinstance(error, ConnectionError | HTTPClientError):
         return Unavailable("the store could not be reached or did not answer in time")
+    code = error_code(error)
+    if code in RETRY_LATER_CODES:
+        return Unavailable(f"the store answered {code} after retries")
     return None
 
 
 def failure_name(error: Exception) -> str:
-    """A short, content-free name for why a call failed: the AWS error code, or what broke."""
-    if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Code", "") or "ClientError")
+    """A short, content-free name for why a call failed: the AWS error code, or what broke.
+
+    An error DynamoDB answered without a code is botocore's plain `ClientError`.
+    """
     if isinstance(error, ConnectionError | HTTPClientError):
         return "unreachable"
-    return type(error).__name__
+    return error_code(error) or type(error).__name__
 
 
 def error_code(error: Exception) -> str:
+    """The AWS error code of an error the store answered; "" for any other failure."""
     if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Code", ""))
+        # botocore's parsers fill Error.Code on every error answer (with the HTTP status when
+        # the body names no type), so both keys are always there.
+        return error.response["Error"]["Code"]
     return ""
 
 
@@ -137,7 +139,9 @@ def read_page(
         if start is not None:
             request["ExclusiveStartKey"] = start
         response = call(operation, **request)
-        for item in response.get("Items", []):
+        # Query and Scan answer Items on every page unless asked to Select COUNT, which no
+        # listing does.
+        for item in response["Items"]:
             if len(page) == limit:
                 return page, last
             converted = plain(item, hidden)
@@ -203,8 +207,6 @@ def wire_value(value: Any) -> dict[str, Any]:
         return {"N": str(value)}
     if isinstance(value, str):
         return {"S": value}
-    if isinstance(value, Mapping):
-        return {"M": {name: wire_value(member) for name, member in value.items()}}
     raise TypeError(f"no DynamoDB type for {type(value).__name__} values here")
 
 
