@@ -67,20 +67,25 @@ def test_a_store_slower_than_the_read_timeout_is_a_503_within_the_function_timeo
     assert misbehaving_store.requests_seen == 3
 
 
-def test_a_store_error_without_a_code_is_named_client_error_by_the_deep_health_check(
-    misbehaving_store: FaultyStore,
+@pytest.mark.parametrize(
+    ("error_type", "named"),
+    [
+        # An error botocore has no class of its own for: only its code names it.
+        ("ValidationException", "ValidationException"),
+        # A type naming nothing after its `#`: botocore answers it with an empty code, as its
+        # plain ClientError, and a check still says what failed.
+        ("", "ClientError"),
+    ],
+)
+def test_a_store_error_is_named_by_its_code_in_the_deep_health_check(
+    misbehaving_store: FaultyStore, error_type: str, named: str
 ) -> None:
-    # An error type naming nothing after its `#`: botocore answers it with an empty code, as
-    # its plain ClientError, and a check still says what failed.
-    misbehaving_store.throttle("")
+    misbehaving_store.throttle(error_type)
     endpoint = misbehaving_store.endpoint
     with loaded_handlers(endpoint, {"Sessions": "sessions", "Clients": "clients"}) as handlers:
         reply = handlers.call("GET /health", {"deep": "true"})
     assert reply.status == 503
-    assert reply.body["checks"] == {
-        "Sessions": "failed: ClientError",
-        "Clients": "failed: ClientError",
-    }
+    assert reply.body["checks"] == {"Sessions": f"failed: {named}", "Clients": f"failed: {named}"}
 
 
 def test_a_store_stopped_mid_run_is_a_503_then_served_again(tmp_path: Path) -> None:
