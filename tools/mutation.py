@@ -77,6 +77,17 @@ TARGETS = (
         "handlers/_lib/writes.py", ("tests/test_handlers_writes.py", "tests/test_writes_unit.py")
     ),
     Target(
+        "handlers/_lib/dynamo.py",
+        (
+            "tests/test_dynamo.py",
+            "tests/test_handlers.py",
+            "tests/test_handlers_faults.py",
+            "tests/test_handlers_cursor.py",
+            "tests/test_handlers_writes.py",
+            "tests/test_writes_unit.py",
+        ),
+    ),
+    Target(
         "draht/model.py",
         ("tests/test_model.py", "tests/test_stack.py"),
         SECURITY_CRITICAL,
