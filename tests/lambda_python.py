@@ -29,17 +29,24 @@ HANDLER_TESTS = (
 )
 
 
+def runtime_python_environment(*paths: Path) -> dict[str, str]:
+    """This environment, with `paths`, the project and `.venv`'s pure-Python packages importable
+    from another Python."""
+    importable = [*map(str, paths), str(ROOT), sysconfig.get_paths()["purelib"]]
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(importable),
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+    }
+
+
 def main() -> int:
     interpreter = lambda_interpreter()
     if not interpreter.matches_runtime:
         print(f"handler tests on {PYTHON_RUNTIME}: not run, {interpreter.describe()}")
         return 1 if os.environ.get("DRAHT_REQUIRE_LAMBDA_PYTHON") else 0
     print(f"handler tests on {PYTHON_RUNTIME}: {interpreter.describe()}", flush=True)
-    environment = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), sysconfig.get_paths()["purelib"]]),
-        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-    }
+    environment = runtime_python_environment()
     command = [interpreter.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     os.chdir(ROOT)
     os.execve(interpreter.executable, [*command, *HANDLER_TESTS, *sys.argv[1:]], environment)

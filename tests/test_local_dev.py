@@ -92,7 +92,7 @@ def test_real_app_serves_every_route_and_the_seeded_data(tmp_path: Path) -> None
         started = [s["startedAt"] for s in _json(page.body)["sessions"]]
         assert len(started) == 5
         assert started == sorted(started, reverse=True)
-        server.wait_for(r"^GET /sessions 200 ListSessions cold [\d.]+ ms$")
+        server.wait_for(r"^GET /sessions 200 ListSessions cold [\d.]+ ms \(handler [\d.]+ ms\)$")
     finally:
         server.stop(signal.SIGINT)
 
@@ -402,7 +402,18 @@ def test_a_function_s_own_memory_and_timeout_override_the_stack_s(
 def test_one_warm_worker_serves_requests_in_turn(test_server: DevProcess) -> None:
     pids = {_json(test_server.request("/echo").body)["pid"] for _ in range(5)}
     assert len(pids) == 1
-    test_server.wait_for(r"^GET /echo 200 Echo warm [\d.]+ ms$")
+    test_server.wait_for(r"^GET /echo 200 Echo warm [\d.]+ ms \(handler [\d.]+ ms\)$")
+
+
+def test_the_request_line_gives_the_handlers_own_time_within_the_whole(
+    test_server: DevProcess,
+) -> None:
+    """As Lambda's REPORT line gives a function's Duration: what the handler took, apart from
+    what `draht dev` adds around it."""
+    test_server.request("/sleeps?seconds=0.3")
+    line = test_server.wait_for(r"^GET /sleeps 200 Sleeps \w+ ([\d.]+) ms \(handler ([\d.]+) ms\)$")
+    whole_ms, handler_ms = float(line.group(1)), float(line.group(2))
+    assert 300 <= handler_ms < whole_ms
 
 
 def test_overlapping_requests_get_a_worker_each(test_server: DevProcess) -> None:

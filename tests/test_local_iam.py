@@ -637,7 +637,8 @@ def _invoke_in_worker(deployment: Deployment, function: Function, query: dict[st
         worker = Worker(deployment, function, generation=0)
         try:
             await worker.ready()
-            return await worker.invoke(api_event("GET /x", query), timeout_s=10)
+            invocation = await worker.invoke(api_event("GET /x", query), timeout_s=10)
+            return invocation.result
         finally:
             worker.stop()
 

@@ -70,6 +70,13 @@ _PASSED_THROUGH = ("PATH", "SYSTEMROOT")
 _LAMBDA_ERROR_FIELDS = ("errorMessage", "errorType", "requestId", "stackTrace")
 
 
+@dataclass(frozen=True)
+class Invocation:
+    result: Any
+    duration_ms: float
+    """The handler's own time, as Lambda's REPORT line gives it."""
+
+
 class InvocationFailed(Exception):
     """The function did not produce a result; the message is for the server's console."""
 
@@ -233,7 +240,7 @@ class Worker:
             self.stop()
             raise InvocationFailed(_describe_error(reply["error"], self._function_name))
 
-    async def invoke(self, event: dict[str, Any], timeout_s: float) -> Any:
+    async def invoke(self, event: dict[str, Any], timeout_s: float) -> Invocation:
         self.invocations += 1
         deadline_ms = int((time.time() + timeout_s) * 1000)
         self._send(
@@ -244,7 +251,7 @@ class Worker:
         reply = await self._next_reply(timeout_s, "invocation")
         if "error" in reply:
             raise InvocationFailed(_describe_error(reply["error"], self._function_name))
-        return reply["result"]
+        return Invocation(reply["result"], reply["durationMs"])
 
     def _send(self, frame: bytes) -> None:
         try:
@@ -497,6 +504,8 @@ class Outcome:
     function: str | None = None
     cold: bool = False
     error: str | None = None
+    handler_ms: float | None = None
+    """How long the handler ran, when it returned."""
 
 
 class Runtime:
@@ -569,7 +578,7 @@ class Runtime:
             return Outcome(INTERNAL_ERROR, request_id, function.name, cold=True, error=str(failure))
         cold = worker.invocations == 0
         timeout_s = self.deployment.settings.timeout_s_of(function)
-        invocation: Awaitable[Any] = worker.invoke(event, timeout_s)
+        invocation: Awaitable[Invocation] = worker.invoke(event, timeout_s)
         cutoff = integration_cutoff_s(timeout_s, self._integration_timeout_s)
         if cutoff is not None:
             # Only a function allowed to run past the integration timeout needs a task of its
@@ -592,14 +601,15 @@ class Runtime:
                 return Outcome(INTEGRATION_TIMED_OUT, request_id, function.name, cold, error)
             invocation = detached
         try:
-            response = http_response(await invocation)
+            returned = await invocation
+            response = http_response(returned.result)
             if self._cors is not None:
                 response = cors.integration_response(self._cors, request, response)
         except (InvocationFailed, MalformedResponse) as failure:
             return Outcome(INTERNAL_ERROR, request_id, function.name, cold, str(failure))
         finally:
             pool.release(worker)
-        return Outcome(response, request_id, function.name, cold)
+        return Outcome(response, request_id, function.name, cold, handler_ms=returned.duration_ms)
 
     def close(self) -> None:
         for pool in self._pools.values():

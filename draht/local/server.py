@@ -72,9 +72,10 @@ class Console:
 
     def request(self, request: HttpRequest, outcome: Outcome, elapsed_s: float) -> None:
         temperature = "-" if outcome.function is None else "cold" if outcome.cold else "warm"
+        handler = "" if outcome.handler_ms is None else f" (handler {outcome.handler_ms:.2f} ms)"
         self.line(
             f"{request.method} {printable(request.path)} {outcome.response.status}"
-            f" {outcome.function or '-'} {temperature} {elapsed_s * 1000:.2f} ms"
+            f" {outcome.function or '-'} {temperature} {elapsed_s * 1000:.2f} ms{handler}"
         )
 
 
