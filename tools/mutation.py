@@ -3,7 +3,10 @@
     python -m tools.mutation                 # every target in TARGETS, one after another
     python -m tools.mutation cursor iam      # only these (by file stem); the others' last
                                              # results are kept in the report
-    python -m tools.mutation --report        # only rewrite the report from stored results
+    python -m tools.mutation --report        # only rewrite the report from the kept results
+
+Each run's result is kept in tools/mutation_results.json, in git beside the report, so a
+run of one module on any clone reports the others as they were last measured.
 
 Each target is one module and the test files a developer runs while changing it. It
 gets its own mutmut run in `.mutmut/<stem>/` (git-ignored), a copy of the project whose
@@ -42,6 +45,7 @@ from typing import Any
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WORK_ROOT = PROJECT_ROOT / ".mutmut"
 REPORT = PROJECT_ROOT / "MUTATION.md"
+RESULTS = PROJECT_ROOT / "tools" / "mutation_results.json"
 EQUIVALENTS = PROJECT_ROOT / "tools" / "equivalent_mutants.toml"
 MUTMUT = Path(sys.executable).with_name("mutmut")
 MAX_CHILDREN = 2
@@ -245,26 +249,37 @@ def run_target(target: Target) -> dict[str, Any]:
         tail = "\n".join(completed.stdout.splitlines()[-30:])
         raise SystemExit(f"mutate: mutmut failed on {target.module}:\n{tail}")
     exit_codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
-    mutants = []
+    detected = 0
+    undetected = []
     for name, code in sorted(exit_codes.items(), key=lambda item: _natural(item[0])):
         status = _STATUS.get(code, "suspicious") if code is not None else "not checked"
-        entry: dict[str, Any] = {"name": name, "function": _function_of(name), "status": status}
-        if status not in DETECTED:
-            shown = _mutmut(workdir, "show", name).stdout.replace(
-                f" {_copied(target.module)}", f" {target.module}"
-            )
-            entry["line"], entry["change"] = _changed_lines(shown)
-            entry["diff"] = "\n".join(
-                line for line in shown.splitlines() if not line.startswith("# ")
-            ).strip()
-        mutants.append(entry)
+        if status in DETECTED:
+            detected += 1
+            continue
+        shown = _mutmut(workdir, "show", name).stdout.replace(
+            f" {_copied(target.module)}", f" {target.module}"
+        )
+        line, change = _changed_lines(shown)
+        diff = "\n".join(line for line in shown.splitlines() if not line.startswith("# "))
+        undetected.append(
+            {
+                "name": name,
+                "function": _function_of(name),
+                "status": status,
+                "line": line,
+                "change": change,
+                "diff": diff.strip(),
+            }
+        )
     return {
         "module": target.module,
         "tests": list(target.tests),
         "target": target.target,
         "seconds": seconds,
         "measured": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "mutants": mutants,
+        "total": len(exit_codes),
+        "detected": detected,
+        "undetected": undetected,
     }
 
 
@@ -278,23 +293,17 @@ def judge(result: dict[str, Any], equivalents: list[Equivalent]) -> dict[str, An
     mine = {e.key: e for e in equivalents if e.module == result["module"]}
     used: set[tuple[str, str, int, str]] = set()
     survivors = []
-    detected = 0
-    for mutant in result["mutants"]:
-        if mutant["status"] in DETECTED:
-            detected += 1
-            continue
+    for mutant in result["undetected"]:
         key = (result["module"], mutant["function"], mutant["line"], mutant["change"])
         equivalent = mine.get(key)
         if equivalent is not None:
             used.add(key)
         survivors.append({**mutant, "equivalent": equivalent.reason if equivalent else None})
     equivalent_count = sum(1 for s in survivors if s["equivalent"])
-    scored = len(result["mutants"]) - equivalent_count
-    score = 100.0 * detected / scored if scored else 100.0
+    scored = result["total"] - equivalent_count
+    score = 100.0 * result["detected"] / scored if scored else 100.0
     return {
         **result,
-        "total": len(result["mutants"]),
-        "detected": detected,
         "equivalent": equivalent_count,
         "gaps": len(survivors) - equivalent_count,
         "score": score,
@@ -354,6 +363,7 @@ def main(argv: list[str]) -> None:
     result; `--report` only rewrites it, after an edit of the equivalents file."""
     started = time.perf_counter()
     WORK_ROOT.mkdir(exist_ok=True)
+    results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     report_only = argv == ["--report"]
     argv = [] if report_only else argv
     known = {t.name: t for t in TARGETS}
@@ -364,14 +374,14 @@ def main(argv: list[str]) -> None:
     chosen = [] if report_only else [known[name] for name in argv] or list(TARGETS)
     for target in chosen:
         print(f"mutate: {target.module} ...", file=sys.stderr, flush=True)
-        result = run_target(target)
-        (WORK_ROOT / f"{target.name}.json").write_text(json.dumps(result, indent=1))
+        result = results[target.name] = run_target(target)
+        # Kept after each module, so an interrupted run loses only the module it was on.
+        RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
         print(f"mutate: {target.module} took {result['seconds']:,.0f} s", file=sys.stderr)
     judged, missing = [], []
     for target in TARGETS:
-        stored = WORK_ROOT / f"{target.name}.json"
-        if stored.exists():
-            judged.append(judge(json.loads(stored.read_text()), equivalents))
+        if target.name in results:
+            judged.append(judge(results[target.name], equivalents))
         else:
             missing.append(target.module)
     seconds = time.perf_counter() - started
