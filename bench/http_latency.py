@@ -224,6 +224,14 @@ def section(http: dict[str, Any]) -> Section:
     rows.append(
         ["GET /sessions (unsigned, `--no-auth`)", *(ms(unsigned[column]) for column in columns)]
     )
+    for seconds, figures in http["sleeping_handler"].items():
+        rows.append(
+            [
+                f"control: a handler that sleeps {float(seconds) * 1000:g} ms (`--no-auth`)",
+                *(ms(figures[column]) for column in columns[:4]),
+                *[""] * (len(columns) - 4),
+            ]
+        )
     verification = http["sigv4_verification"]
     overheads = ", ".join(f"{route} {ms(f['overhead_ms'])}" for route, f in routes.items())
     in_worker = "; ".join(

@@ -31,6 +31,8 @@ from draht import PROJECT_ROOT
 # Each is a module of bench/ with `measure(**arguments) -> figures` and `section(figures)`,
 # which turns its figures into the report's rows and the targets it judges.
 SECTIONS = ("cold_start", "zips", "http_latency", "load", "cost", "writes")
+RESULTS = PROJECT_ROOT / "bench" / "results.json"
+REPORT = PROJECT_ROOT / "BENCHMARKS.md"
 QUICK: dict[str, dict[str, Any]] = {
     "cold_start": {"runs": 3},
     "http_latency": {"requests": 100, "warmup": 5},
@@ -48,9 +50,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.run")
     parser.add_argument("--diagnose", action="store_true", help="also diagnose the cold starts")
     parser.add_argument("--quick", action="store_true", help="small sizes; prints the report only")
+    parser.add_argument(
+        "--report", action="store_true", help="only rewrite BENCHMARKS.md from bench/results.json"
+    )
     options = parser.parse_args()
     # The draht dev, event and traffic helpers are shared with the tests, which import them so.
     sys.path.insert(0, str(PROJECT_ROOT / "tests"))
+    if options.report:
+        measured: dict[str, Any] = json.loads(RESULTS.read_text())
+        sections = [_module(name).section(measured[name]) for name in SECTIONS]
+        REPORT.write_text(render(measured, sections))
+        print(f"bench: rewrote {REPORT.name} from {RESULTS.name}")
+        return
     started = time.perf_counter()
     results: dict[str, Any] = {"machine": describe(), "durations_s": {}}
     for name in SECTIONS:
@@ -72,9 +83,9 @@ def main() -> None:
         print(report)
         return
     figures = json.dumps(results, indent=2, ensure_ascii=False)
-    (PROJECT_ROOT / "bench" / "results.json").write_text(figures + "\n")
+    RESULTS.write_text(figures + "\n")
     _module("cost").plot(results["cost"], PROJECT_ROOT / "bench" / "cost.png")
-    (PROJECT_ROOT / "BENCHMARKS.md").write_text(report)
+    REPORT.write_text(report)
     print(f"bench: wrote BENCHMARKS.md, results.json and cost.png in {results['seconds']:.0f} s")
 
 
