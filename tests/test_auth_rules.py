@@ -303,6 +303,15 @@ def test_a_signature_without_a_date_is_incomplete() -> None:
     )
 
 
+def test_each_authorization_part_ends_at_its_first_equals_sign() -> None:
+    # A Credential holding "=" is read whole, and so refused for its key, not as missing.
+    request = botocore_signed()
+    header = authorization(request).replace(f"{ACCESS_KEY}/", f"{ACCESS_KEY}=/")
+    rejection = verify(with_headers(request, authorization=header))
+    assert isinstance(rejection, sigv4.Rejection)
+    assert rejection.error_type != "IncompleteSignatureException"
+
+
 def test_a_credential_of_fewer_than_five_parts_is_incomplete() -> None:
     request = botocore_signed()
     header = authorization(request).replace(f"{ACCESS_KEY}/", "")
@@ -323,6 +332,20 @@ def test_the_date_header_serves_when_there_is_no_x_amz_date() -> None:
     assert sigv4.request_time([("date", "Sun, 01 Mar 2026 12:00:00")]) is None
 
 
+def test_a_date_header_is_read_in_utc_whatever_the_machines_time_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The signed time is UTC (SIGV4_SIGNING "X-Amz-Date"), on a laptop in Berlin too.
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    try:
+        stamp = sigv4.request_time([("date", "Sun, 01 Mar 2026 13:00:00 +0100")])
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert stamp == ("20260301T120000Z", SIGNED_AT)
+
+
 def test_canonical_paths_are_encoded_twice_as_documented() -> None:
     # SIGV4_SIGNING "Canonical URI": every service but S3 encodes each segment twice;
     # the documented example is /documents and settings/ -> /documents%2520and%2520settings/.
@@ -340,6 +363,8 @@ def test_canonical_queries_are_sorted_and_strictly_encoded() -> None:
     assert sigv4.canonical_query("b=2&a=2&a=1&c") == "a=1&a=2&b=2&c="
     assert sigv4.canonical_query("q=a b&r=%7e&s=-_.~") == "q=a%20b&r=~&s=-_.~"
     assert sigv4.canonical_query("&&") == ""
+    # "/" is not unreserved, in a name or a value.
+    assert sigv4.canonical_query("path=a/b&x/y=1") == "path=a%2Fb&x%2Fy=1"
 
 
 # JWT ----------------------------------------------------------------------------------------
@@ -532,6 +557,7 @@ def test_the_authorizer_context_passes_claims_as_strings() -> None:
     }
     assert jwt.authorizer_context(grant, ())["scopes"] is None
     assert jwt.claim_text(1780000060.0) == "1780000060"
+    assert jwt.claim_text({"k": 1, "l": [2, 3]}) == '{"k":1,"l":[2,3]}'
 
 
 # The keys in the data folder ----------------------------------------------------------------
@@ -643,8 +669,12 @@ def test_development_token_claims() -> None:
         "scope": "a b",
     }
     assert "scope" not in dev_token_claims(_settings(**JWT_SETTINGS), [], "alice", 60, NOW)
-    with pytest.raises(ValueError, match="draht:jwtIssuer and draht:jwtAudience"):
+    needed = "^tokens need draht:jwtIssuer and draht:jwtAudience in the stack config$"
+    with pytest.raises(ValueError, match=needed):
         dev_token_claims(_settings(), [], "alice", 60, NOW)
+    with pytest.raises(ValueError, match=needed):
+        # An issuer without an audience is kept on an iam stack, and makes no token either.
+        dev_token_claims(_settings(jwtIssuer=ISSUER), [], "alice", 60, NOW)
 
 
 def test_the_banner_describes_each_mode(tmp_path: Path) -> None:
@@ -656,6 +686,9 @@ def test_the_banner_describes_each_mode(tmp_path: Path) -> None:
     assert route_label(public, iam, iam_authorizer) == "public"
     assert route_label(_SCOPED_ROUTE, iam, iam_authorizer) == "iam auth"
     assert route_label(_SCOPED_ROUTE, jwt_settings, jwt_authorizer) == "jwt auth, scopes echo.read"
+    two_scopes = Route("GET /two", _SCOPED_ROUTE.function, scopes=("a.read", "a.write"))
+    two_label = route_label(two_scopes, jwt_settings, jwt_authorizer)
+    assert two_label == "jwt auth, scopes a.read a.write"
     assert route_label(_SCOPED_ROUTE, iam, None) == "iam auth on AWS, none here"
     assert route_label(_SCOPED_ROUTE, _settings(auth="none"), None) == "no auth, as deployed"
     assert summary(2, iam, None) == (

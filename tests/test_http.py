@@ -103,6 +103,21 @@ def test_anything_else_is_a_500_problem_quoting_only_the_request_id(
     assert failure.exc_info is not None
 
 
+def test_an_event_of_no_route_it_serves_is_a_500_logged_with_what_it_asked_for(
+    http: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A direct invocation (`aws lambda invoke` with a hand-made event) may name no route.
+    event = api_event(ROUTE, request_id="req-1")
+    del event["routeKey"]
+    for asked, logged_route in ((event, ""), ({**event, "routeKey": "GET /nope"}, "GET /nope")):
+        caplog.clear()
+        assert http.serve(asked, None, {ROUTE: lambda _: None})["statusCode"] == 500
+        failure = next(r for r in caplog.records if r.levelno == logging.ERROR)
+        assert failure.route == logged_route  # type: ignore[attr-defined]
+        assert failure.exc_info is not None
+        assert str(failure.exc_info[1]) == f"this function serves no route {logged_route!r}"
+
+
 def test_a_success_passes_the_query_to_the_work_and_its_response_through(
     http: ModuleType,
 ) -> None:
