@@ -57,17 +57,32 @@ def main() -> None:
     # The draht dev, event and traffic helpers are shared with the tests, which import them so.
     sys.path.insert(0, str(PROJECT_ROOT / "tests"))
     if options.report:
-        measured: dict[str, Any] = json.loads(RESULTS.read_text())
-        sections = [_module(name).section(measured[name]) for name in SECTIONS]
-        REPORT.write_text(render(measured, sections))
+        results: dict[str, Any] = json.loads(RESULTS.read_text())
+    else:
+        results = _measure(quick=options.quick, diagnose=options.diagnose)
+    report = render(results, [_module(name).section(results[name]) for name in SECTIONS])
+    if options.quick:
+        with tempfile.TemporaryDirectory() as scratch:
+            _module("cost").plot(results["cost"], Path(scratch) / "cost.png")
+        print(report)
+        return
+    REPORT.write_text(report)
+    if options.report:
         print(f"bench: rewrote {REPORT.name} from {RESULTS.name}")
         return
+    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    _module("cost").plot(results["cost"], PROJECT_ROOT / "bench" / "cost.png")
+    print(f"bench: wrote BENCHMARKS.md, results.json and cost.png in {results['seconds']:.0f} s")
+
+
+def _measure(quick: bool, diagnose: bool) -> dict[str, Any]:
+    """Every section's figures, each measured in a fresh interpreter of its own."""
     started = time.perf_counter()
     results: dict[str, Any] = {"machine": describe(), "durations_s": {}}
     for name in SECTIONS:
         print(f"bench: {name} ...", file=sys.stderr, flush=True)
-        arguments = dict(QUICK.get(name, {})) if options.quick else {}
-        if name == "cold_start" and options.diagnose:
+        arguments = dict(QUICK.get(name, {})) if quick else {}
+        if name == "cold_start" and diagnose:
             arguments["diagnose"] = True
         section_started = time.perf_counter()
         fresh = multiprocessing.get_context("spawn")
@@ -75,18 +90,7 @@ def main() -> None:
             results[name] = interpreter.submit(_module(name).measure, **arguments).result()
         results["durations_s"][name] = round(time.perf_counter() - section_started, 1)
     results["seconds"] = round(time.perf_counter() - started, 1)
-
-    report = render(results, [_module(name).section(results[name]) for name in SECTIONS])
-    if options.quick:
-        with tempfile.TemporaryDirectory() as scratch:
-            _module("cost").plot(results["cost"], Path(scratch) / "cost.png")
-        print(report)
-        return
-    figures = json.dumps(results, indent=2, ensure_ascii=False)
-    RESULTS.write_text(figures + "\n")
-    _module("cost").plot(results["cost"], PROJECT_ROOT / "bench" / "cost.png")
-    REPORT.write_text(report)
-    print(f"bench: wrote BENCHMARKS.md, results.json and cost.png in {results['seconds']:.0f} s")
+    return results
 
 
 if __name__ == "__main__":
